@@ -1,0 +1,764 @@
+"""The GAN of Matheus Facure's tutorial "Redes Adversárias Geradoras" (2017) on MNIST.
+
+A generator turns uniform noise into 28x28 digits; a discriminator learns to tell them
+from real MNIST digits; each learns against the other. Written for TensorFlow 1 and run
+here through tf.compat.v1 in graph mode, with the tutorial's scopes, sizes and losses.
+
+    python gan_mnist.py              # 30,000 steps; summaries in logs/<run>
+    tensorboard --logdir logs        # loss curves, samples, the graph
+
+`python gan_mnist.py --help` lists every setting with its default.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import image_export
+import mnist_idx
+import runs
+import tensorflow_setup
+
+tf = None  # tensorflow.compat.v1, imported by import_tensorflow() once flags are valid
+
+
+# ---------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------
+
+# The tutorial's constants, each one a flag.
+DEFAULTS = {
+    "steps": 30000,
+    "batch_size": 128,
+    "z_dim": 100,
+    "g_hidden": 128,
+    "d_hidden": 128,
+    "learning_rate": 0.001,
+    "label_smoothing": 0.0,
+    "summary_every": 100,
+    "image_every": 1000,
+    "checkpoint_every": 1000,
+    "eval_every": 1000,
+    "eval_samples": 10000,
+    "steps_per_run": 100,
+    "seed": 1,
+    "logdir": "logs",
+    "checkpoint_dir": "tmp",
+    "data_dir": str(mnist_idx.SHIPPED_DIR),
+}
+# Flags about how this process runs, not about the run: never saved or restored.
+PROCESS_FLAGS = ("resume", "eval_only", "verbose", "plain_loop")
+IMAGE_PIXELS = 28 * 28
+GRID_SIZE = 64  # the fixed-noise samples shown as one 8x8 grid
+
+
+def build_parser(defaults):
+    """The command line; `defaults` fills in the values, SUPPRESS hides unset flags."""
+    parser = argparse.ArgumentParser(
+        description="Train the tutorial's GAN on MNIST and log it for TensorBoard.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+    def flag(name, kind, help_text, **options):
+        key = name[2:].replace("-", "_")
+        parser.add_argument(name, type=kind, default=defaults[key], help=help_text, **options)
+
+    flag("--steps", int, "total training steps the run reaches")
+    flag("--batch-size", int, "real images per step (and as many fakes)")
+    flag("--z-dim", int, "size of the generator's noise input")
+    flag("--g-hidden", int, "units in the generator's hidden layer")
+    flag("--d-hidden", int, "units in the discriminator's hidden layer")
+    flag("--learning-rate", float, "Adam learning rate of both networks")
+    flag("--label-smoothing", float, "one-sided smoothing: real targets become this")
+    flag("--summary-every", int, "steps between loss summaries")
+    flag("--image-every", int, "steps between sample images (0: none)")
+    flag("--checkpoint-every", int, "steps between checkpoints (0: only at the end)")
+    flag("--eval-every", int, "steps between sample evaluations (0: only at the end)")
+    flag("--eval-samples", int, "generated samples per evaluation")
+    flag("--steps-per-run", int, "training steps per session.run (1: step by step)")
+    flag("--seed", int, "seed of initial weights, noise and batch order")
+    flag("--logdir", str, "folder of the runs' summaries, one subfolder per run")
+    flag("--checkpoint-dir", str, "folder of the runs' checkpoints and settings")
+    flag("--data-dir", str, "folder with the four MNIST IDX files, gzip or raw")
+    parser.add_argument(
+        "--run-name",
+        default=argparse.SUPPRESS if defaults is SUPPRESSED else None,
+        help="name of this run's folders (default: the start time)",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN",
+        default=argparse.SUPPRESS if defaults is SUPPRESSED else None,
+        help="continue RUN from its latest checkpoint, with its settings unless given",
+    )
+    parser.add_argument(
+        "--eval-only",
+        metavar="RUN",
+        default=argparse.SUPPRESS if defaults is SUPPRESSED else None,
+        help="evaluate the latest checkpoint of RUN without training",
+    )
+    parser.add_argument(
+        "--plain-loop",
+        action="store_true",
+        default=argparse.SUPPRESS if defaults is SUPPRESSED else False,
+        help="feed each batch from Python and run one step per session.run, as the "
+        "tutorial did (slower; same results)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if defaults is SUPPRESSED else False,
+        help="show TensorFlow's own start-up messages",
+    )
+    return parser
+
+
+class _Suppressed(dict):
+    def __getitem__(self, key):
+        return argparse.SUPPRESS
+
+
+SUPPRESSED = _Suppressed()
+
+
+def parse_settings(argv):
+    """Parse and check the flags; on resume, fill unset ones from the run's settings."""
+    parser = build_parser(DEFAULTS)
+    settings = vars(parser.parse_args(argv))
+    given = vars(build_parser(SUPPRESSED).parse_args(argv))
+
+    run_to_open = settings["resume"] or settings["eval_only"]
+    if settings["resume"] and settings["eval_only"]:
+        parser.error("give either --resume or --eval-only, not both")
+    if run_to_open:
+        if "run_name" in given and given["run_name"] != run_to_open:
+            parser.error("--run-name cannot rename a run being resumed or evaluated")
+        settings["run_name"] = run_to_open
+        checkpoint_dir = Path(settings["checkpoint_dir"]) / run_to_open
+        try:
+            saved = runs.load_settings(checkpoint_dir)
+        except runs.RunError as error:
+            parser.exit(2, f"Error: {error}\n")
+        for key, value in saved.items():
+            if key in DEFAULTS and key not in given and key not in ("logdir", "checkpoint_dir"):
+                settings[key] = value
+
+    problem = find_problem(settings)
+    if problem:
+        parser.exit(2, f"Error: {problem}\n")
+    if settings["run_name"] is None:
+        settings["run_name"] = runs.timestamp_name(settings["logdir"], settings["checkpoint_dir"])
+    return settings
+
+
+def find_problem(settings):
+    """One sentence about the first nonsensical setting, or None."""
+    for key in ("steps", "batch_size", "z_dim", "g_hidden", "d_hidden"):
+        if settings[key] < 1:
+            return f"--{key.replace('_', '-')} must be at least 1 (got {settings[key]})."
+    for key in ("summary_every", "eval_samples", "steps_per_run"):
+        if settings[key] < 1:
+            return f"--{key.replace('_', '-')} must be at least 1 (got {settings[key]})."
+    for key in ("image_every", "checkpoint_every", "eval_every"):
+        if settings[key] < 0:
+            return f"--{key.replace('_', '-')} must be 0 (off) or more (got {settings[key]})."
+    if not settings["learning_rate"] > 0 or not math.isfinite(settings["learning_rate"]):
+        return f"--learning-rate must be a positive number (got {settings['learning_rate']})."
+    if not 0 <= settings["label_smoothing"] < 1:
+        return (
+            "--label-smoothing must lie in [0, 1), the real images' target "
+            f"(got {settings['label_smoothing']})."
+        )
+    if settings["eval_samples"] < 2:
+        return "--eval-samples must be at least 2 to measure a spread of samples."
+    if not Path(settings["data_dir"]).is_dir():
+        return (
+            f"The data folder {settings['data_dir']} does not exist; pass --data-dir with "
+            "a folder holding the four MNIST IDX files."
+        )
+    if settings["run_name"] is not None:
+        return runs.check_run_name(settings["run_name"])
+    return None
+
+
+def run_settings(settings):
+    """What defines a run, saved beside its checkpoints: the flags that shape it."""
+    saved = {key: value for key, value in settings.items() if key not in PROCESS_FLAGS}
+    saved["tensorflow_version"] = tf.__version__
+    return saved
+
+
+def import_tensorflow(verbose):
+    global tf
+    tf = tensorflow_setup.import_tensorflow(verbose)
+    return tf
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+
+
+def load_training_images(data_dir):
+    """The training images as uint8 [n, 784]; a note if they are not MNIST's digits."""
+    data = mnist_idx.load_mnist(data_dir)
+    if not data.canonical:
+        print(
+            f"Note: the files in {data_dir} are not the canonical MNIST digits; "
+            "training on them all the same."
+        )
+    return data.train_images
+
+
+def batch_indices(seed, step, batch_size, num_examples):
+    """Rows of the training set that make up the batch of `step`.
+
+    Each epoch is a fresh permutation drawn from (seed, epoch) alone, so the batch of a
+    step never depends on how many times the process was started. The last partial
+    batch of an epoch is dropped, so every batch has exactly batch_size rows.
+    """
+    batches_per_epoch = num_examples // batch_size
+    epoch, position = divmod(step, batches_per_epoch)
+    order = _epoch_order(seed, epoch, num_examples)
+    return order[position * batch_size : (position + 1) * batch_size]
+
+
+_order_cache = {}
+
+
+def _epoch_order(seed, epoch, num_examples):
+    key = (seed, epoch, num_examples)
+    if key not in _order_cache:
+        _order_cache.clear()
+        _order_cache[key] = np.random.default_rng([seed, epoch]).permutation(num_examples)
+    return _order_cache[key]
+
+
+def real_batch(images, seed, step, batch_size):
+    """The float32 batch in [0, 1] that the tutorial fed at `step`."""
+    rows = batch_indices(seed, step, batch_size, len(images))
+    return images[rows].astype(np.float32) / 255
+
+
+# ---------------------------------------------------------------------------------------
+# The graph, scope by scope
+# ---------------------------------------------------------------------------------------
+
+
+def dense(inputs, units, scope, activation=None):
+    """A fully connected layer with the tutorial's initial values."""
+    with tf.variable_scope(scope, reuse=tf.AUTO_REUSE):
+        kernel = tf.get_variable(
+            "kernel",
+            [inputs.shape[-1], units],
+            initializer=tf.truncated_normal_initializer(stddev=1.0),
+        )
+        bias = tf.get_variable("bias", [units], initializer=tf.zeros_initializer())
+        outputs = tf.matmul(inputs, kernel) + bias
+        return activation(outputs) if activation else outputs
+
+
+def noise(settings, count, stream):
+    """Uniform noise in [-1, 1], a pure function of (seed, stream).
+
+    `stream` is the training step for the noise of that step, so a resumed run draws
+    exactly what an uninterrupted run would have drawn.
+    """
+    seed = tf.stack([tf.constant(settings["seed"], tf.int64), tf.cast(stream, tf.int64)])
+    return tf.random.stateless_uniform(
+        [count, settings["z_dim"]], seed=seed, minval=-1.0, maxval=1.0, name="z"
+    )
+
+
+def generator(z, settings, scope="Generator"):
+    with tf.name_scope(scope), tf.variable_scope(
+        "Generator", reuse=tf.AUTO_REUSE, auxiliary_name_scope=False
+    ):
+        with tf.name_scope("Input_layer"):
+            z = tf.identity(z, name="z")
+        hidden = dense(z, settings["g_hidden"], "First_layer", tf.nn.relu)
+        # Sigmoid keeps every generated pixel in [0, 1], the range of the real ones.
+        return dense(hidden, IMAGE_PIXELS, "Output_layer", tf.nn.sigmoid)
+
+
+def discriminator(real_images, fake_images, settings, scope="Discriminator"):
+    """The logit that an image is fake, for the real batch stacked on the fake one."""
+    with tf.name_scope(scope), tf.variable_scope(
+        "Discriminator", reuse=tf.AUTO_REUSE, auxiliary_name_scope=False
+    ):
+        with tf.name_scope("Input_layer"):
+            images = tf.concat([real_images, fake_images], axis=0, name="images")
+        hidden = dense(images, settings["d_hidden"], "First_layer", tf.nn.relu)
+        logits = dense(hidden, 1, "Output_layer")
+        return tf.identity(logits, name="D_logit")
+
+
+def fake_labels(batch_size):
+    """0 for each real image, 1 for each fake one, in the stacking order above."""
+    return tf.concat([tf.zeros([batch_size, 1]), tf.ones([batch_size, 1])], axis=0)
+
+
+# ---------------------------------------------------------------------------------------
+# The losses
+# ---------------------------------------------------------------------------------------
+
+
+def discriminator_loss(logits, labels, label_smoothing):
+    with tf.name_scope("D_Loss"):
+        # One-sided label smoothing moves only the real images' target, from 0 to the
+        # smoothing value; fakes keep their target of 1.
+        targets = labels + (1.0 - labels) * label_smoothing
+        return tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+        )
+
+
+def generator_loss(logits, labels):
+    with tf.name_scope("G_loss"):
+        # The generator wants its fakes called real (target 0). Multiplying by the
+        # labels drops the real images' terms, which the generator cannot change.
+        cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.zeros_like(logits), logits=logits
+        )
+        return tf.reduce_mean(cross_entropy * labels)
+
+
+# ---------------------------------------------------------------------------------------
+# The whole graph: the tutorial's step, the fast training loop, summaries
+# ---------------------------------------------------------------------------------------
+
+
+def build_graph(settings, num_examples):
+    """Build every op of a run into the default graph and return them by name."""
+    tf.set_random_seed(settings["seed"])
+    batch_size = settings["batch_size"]
+    graph = {}
+
+    global_step = tf.train.get_or_create_global_step()
+    real_images = tf.placeholder(tf.float32, [batch_size, IMAGE_PIXELS], "real_images")
+    labels = fake_labels(batch_size)
+
+    fake_images = generator(noise(settings, batch_size, global_step), settings)
+    logits = discriminator(real_images, fake_images, settings)
+    d_loss = discriminator_loss(logits, labels, settings["label_smoothing"])
+    g_loss = generator_loss(logits, labels)
+    d_variables = tf.trainable_variables("Discriminator")
+    g_variables = tf.trainable_variables("Generator")
+
+    with tf.name_scope("Train"):
+        d_optimizer = tf.train.AdamOptimizer(settings["learning_rate"], name="D_Adam")
+        g_optimizer = tf.train.AdamOptimizer(settings["learning_rate"], name="G_Adam")
+        # The tutorial ran both updates in one session.run, leaving their order to
+        # chance; here the generator always learns against the updated discriminator.
+        graph["d_train"] = d_optimizer.minimize(d_loss, var_list=d_variables)
+        graph["g_train"] = g_optimizer.minimize(
+            g_loss, var_list=g_variables, global_step=global_step
+        )
+        graph.update(
+            training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
+        )
+
+    with tf.name_scope("Summaries"):
+        probabilities = tf.nn.sigmoid(logits)  # the probability of "fake"
+        real_score = tf.reduce_mean(1.0 - probabilities[:batch_size], name="D_real")
+        fake_score = tf.reduce_mean(1.0 - probabilities[batch_size:], name="D_fake")
+        graph["loss_summary"] = tf.summary.merge(
+            [
+                tf.summary.scalar("D_loss", d_loss),
+                tf.summary.scalar("G_loss", g_loss),
+                tf.summary.scalar("D_of_real_images", real_score),
+                tf.summary.scalar("D_of_fake_images", fake_score),
+            ]
+        )
+        images_28x28 = tf.reshape(fake_images, [-1, 28, 28, 1])
+        graph["image_summary"] = tf.summary.image(
+            "Generated_images", images_28x28, max_outputs=8
+        )
+        graph["grid_picture"] = tf.placeholder(tf.uint8, [None, None], "grid_picture")
+        graph["grid_summary"] = tf.summary.image(
+            "Fixed_noise_grid", graph["grid_picture"][None, :, :, None]
+        )
+
+    with tf.name_scope("Fixed_noise"):
+        # Drawn from a stream no training step uses, so it is the same on every
+        # start of the run and its grids can be compared frame by frame.
+        graph["grid_images"] = generator(
+            noise(settings, GRID_SIZE, -1), settings, scope="Generator"
+        )
+
+    # The training images variable is local: it is fed at start-up, never saved.
+    graph["saver"] = tf.train.Saver(max_to_keep=5, save_relative_paths=True)
+    table = "".join(
+        f"| {key} | {value} |\n" for key, value in run_settings(settings).items()
+    )
+    graph["settings_summary"] = tf.summary.text(
+        "Settings", tf.constant("| setting | value |\n|---|---|\n" + table)
+    )
+    graph.update(
+        global_step=global_step,
+        real_images=real_images,
+        d_loss=d_loss,
+        g_loss=g_loss,
+    )
+    return graph
+
+
+def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step):
+    """Many training steps in one session.run, with the data already on the graph.
+
+    Each step is the tutorial's step: the same batch rows, the same noise, the
+    discriminator's update and then the generator's. Python only hands over which rows
+    each step takes; the images live in a graph variable (fed once, not saved in
+    checkpoints or written into the graph's definition).
+    """
+    batch_size = settings["batch_size"]
+    with tf.name_scope("Steps"):
+        all_images_feed = tf.placeholder(tf.uint8, [num_examples, IMAGE_PIXELS], "all_images")
+        all_images = tf.Variable(
+            all_images_feed,
+            trainable=False,
+            collections=[tf.GraphKeys.LOCAL_VARIABLES],
+            name="all_images",
+        )
+        rows = tf.placeholder(tf.int32, [None, batch_size], "rows")
+        first_step = tf.identity(global_step)
+        last_step = first_step + tf.cast(tf.shape(rows)[0], tf.int64)
+        labels = fake_labels(batch_size)
+
+        def step(current, all_finite, last_d_loss, last_g_loss):
+            batch_rows = rows[current - first_step]
+            real_images = tf.cast(tf.gather(all_images, batch_rows), tf.float32) / 255.0
+            fake_images = generator(noise(settings, batch_size, current), settings)
+
+            logits = discriminator(real_images, fake_images, settings)
+            d_loss = discriminator_loss(logits, labels, settings["label_smoothing"])
+            d_update = d_optimizer.minimize(
+                d_loss, var_list=tf.trainable_variables("Discriminator")
+            )
+
+            with tf.control_dependencies([d_update]):
+                logits = discriminator(real_images, fake_images, settings)
+            g_loss = generator_loss(logits, labels)
+            g_update = g_optimizer.minimize(
+                g_loss, var_list=tf.trainable_variables("Generator")
+            )
+
+            finite = tf.logical_and(tf.is_finite(d_loss), tf.is_finite(g_loss))
+            with tf.control_dependencies([g_update]):
+                return current + 1, finite, tf.identity(d_loss), tf.identity(g_loss)
+
+        def keep_going(current, all_finite, last_d_loss, last_g_loss):
+            return tf.logical_and(current < last_step, all_finite)
+
+        reached, finite, d_loss, g_loss = tf.while_loop(
+            keep_going,
+            step,
+            [first_step, tf.constant(True), tf.constant(0.0), tf.constant(0.0)],
+            parallel_iterations=1,
+        )
+        run_steps = tf.assign(global_step, reached)
+    return {
+        "all_images_feed": all_images_feed,
+        "all_images": all_images,
+        "rows": rows,
+        "run_steps": run_steps,
+        "run_finite": finite,
+        "run_d_loss": d_loss,
+        "run_g_loss": g_loss,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# The training loop
+# ---------------------------------------------------------------------------------------
+
+
+def next_stop(step, settings):
+    """The next step at which the loop must hand control back to Python."""
+    stops = [settings["steps"], step + settings["steps_per_run"]]
+    for key in ("summary_every", "image_every", "checkpoint_every", "eval_every"):
+        if settings[key]:
+            stops.append((step // settings[key] + 1) * settings[key])
+    return min(stops)
+
+
+def is_due(step, every):
+    return every > 0 and step % every == 0
+
+
+class Progress:
+    """One updating line on a terminal; a plain line every 1,000 steps otherwise."""
+
+    def __init__(self, first_step, last_step):
+        self.first_step, self.last_step = first_step, last_step
+        self.started = time.perf_counter()
+        self.on_terminal = sys.stdout.isatty()
+        self.printed_upto = first_step
+
+    def steps_per_second(self, step):
+        return (step - self.first_step) / max(time.perf_counter() - self.started, 1e-9)
+
+    def update(self, step, d_loss, g_loss):
+        if not self.on_terminal and step // 1000 == self.printed_upto // 1000:
+            return
+        self.printed_upto = step
+        rate = self.steps_per_second(step)
+        left = (self.last_step - step) / rate if rate > 0 else 0
+        line = (
+            f"step {step}/{self.last_step}  D_loss {d_loss:.4f}  G_loss {g_loss:.4f}  "
+            f"{rate:.0f} steps/s  {time.strftime('%H:%M:%S', time.gmtime(left))} left"
+        )
+        if self.on_terminal:
+            print(f"\r{line}\033[K", end="", flush=True)
+        else:
+            print(line, flush=True)
+
+    def close(self):
+        if self.on_terminal:
+            print()
+
+
+class Run:
+    """The session of one run and everything it writes: summaries, grids, checkpoints."""
+
+    def __init__(self, settings, graph, session, writer, folders):
+        self.settings, self.graph, self.session, self.writer = (
+            settings,
+            graph,
+            session,
+            writer,
+        )
+        self.log_dir, self.checkpoint_dir = folders
+        self.grid_dir = self.log_dir / "grids"
+        self.saver = graph["saver"]
+
+    def save_checkpoint(self, step):
+        self.saver.save(
+            self.session,
+            str(self.checkpoint_dir / runs.CHECKPOINT_PREFIX),
+            global_step=step,
+            write_meta_graph=False,
+        )
+
+    def write_images(self, step, real_images):
+        """The tutorial's 8 samples, and the fixed-noise grid as summary and PNG."""
+        graph = self.graph
+        summary, grid_images = self.session.run(
+            [graph["image_summary"], graph["grid_images"]],
+            {graph["real_images"]: real_images},
+        )
+        picture = image_export.grid(grid_images)
+        self.writer.add_summary(summary, step)
+        self.writer.add_summary(
+            self.session.run(graph["grid_summary"], {graph["grid_picture"]: picture}), step
+        )
+        self.grid_dir.mkdir(exist_ok=True)
+        image_export.save_png(picture, self.grid_dir / f"step_{step:06d}.png")
+
+    def write_gif(self):
+        frames = sorted(self.grid_dir.glob("step_*.png"))
+        if frames:
+            image_export.save_gif(frames, self.grid_dir / "progress.gif")
+
+
+def train(settings, images, folders):
+    """Train to settings['steps'], resuming where the run's checkpoint left off.
+
+    Returns the process exit status: 0 when done, 130 or 143 when stopped by a signal,
+    1 when the losses stopped being finite.
+    """
+    log_dir, checkpoint_dir = folders
+    with tf.Graph().as_default():
+        with tensorflow_setup.native_notices_hidden(settings["verbose"]):
+            graph = build_graph(settings, len(images))
+            session = tf.Session(config=tensorflow_setup.session_config(tf))
+        checkpoint = runs.latest_checkpoint(checkpoint_dir)
+        if checkpoint:
+            check_checkpoint_fits(checkpoint)
+        runs.save_settings(checkpoint_dir, run_settings(settings))
+
+        with session, runs.StopSignals() as signals:
+            writer = tf.summary.FileWriter(str(log_dir), session.graph)
+            run = Run(settings, graph, session, writer, folders)
+            try:
+                step = start_or_restore(run, checkpoint)
+                return training_steps(run, settings, images, step, signals)
+            finally:
+                writer.close()
+
+
+def start_or_restore(run, checkpoint):
+    """Initialise or restore the variables; return the step training starts at."""
+    session, graph = run.session, run.graph
+    if checkpoint:
+        run.saver.restore(session, checkpoint)
+    else:
+        session.run(tf.global_variables_initializer())
+    step = int(session.run(graph["global_step"]))
+
+    # A START event at the resumed step tells TensorBoard to drop anything the earlier
+    # process logged past its last checkpoint, so curves go on with no doubled steps.
+    run.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)
+    run.writer.add_summary(session.run(graph["settings_summary"]), step)
+    return step
+
+
+def check_checkpoint_fits(checkpoint):
+    """Refuse, in one sentence, a checkpoint whose variables differ from this graph's."""
+    try:
+        saved = dict(tf.train.list_variables(checkpoint))
+    except Exception:  # TensorFlow raises several kinds for an unreadable bundle
+        raise runs.RunError(
+            f"The checkpoint {checkpoint} cannot be read; delete that run's folder or "
+            "resume another run."
+        ) from None
+
+    fitting_flags = " ".join(
+        f"--{flag.replace('_', '-')} {value}"
+        for flag, value in model_flags_of(saved).items()
+    )
+    advice = (
+        f"resume with {fitting_flags}"
+        if fitting_flags
+        else "it comes from another model, so start a new run instead"
+    )
+    for variable in tf.global_variables():
+        name, shape = variable.op.name, variable.shape.as_list()
+        if name not in saved:
+            raise runs.RunError(
+                f"The checkpoint {checkpoint} does not fit this model: it has no "
+                f"variable {name}; {advice}."
+            )
+        if list(saved[name]) != shape:
+            raise runs.RunError(
+                f"The checkpoint {checkpoint} does not fit these flags: {name} is "
+                f"{list(saved[name])} there but {shape} here; {advice}."
+            )
+
+
+def model_flags_of(saved_shapes):
+    """The model-size flags that a checkpoint's variable shapes imply."""
+    generator_kernel = saved_shapes.get("Generator/First_layer/kernel")
+    discriminator_kernel = saved_shapes.get("Discriminator/First_layer/kernel")
+    if generator_kernel is None or discriminator_kernel is None:
+        return {}
+    return {
+        "z_dim": generator_kernel[0],
+        "g_hidden": generator_kernel[1],
+        "d_hidden": discriminator_kernel[1],
+    }
+
+
+def training_steps(run, settings, images, step, signals):
+    """The loop proper: summaries on their cadence, blocks of steps, checkpoints."""
+    graph, session, writer = run.graph, run.session, run.writer
+    seed, batch_size = settings["seed"], settings["batch_size"]
+    if not settings["plain_loop"]:
+        session.run(graph["all_images"].initializer, {graph["all_images_feed"]: images})
+
+    print(f"Training from step {step} to {settings['steps']}.", flush=True)
+    progress = Progress(step, settings["steps"])
+    started = time.perf_counter()
+    first_step = step
+    while step < settings["steps"]:
+        real_images = real_batch(images, seed, step, batch_size)
+        if is_due(step, settings["summary_every"]):
+            writer.add_summary(
+                session.run(graph["loss_summary"], {graph["real_images"]: real_images}),
+                step,
+            )
+        if is_due(step, settings["image_every"]):
+            run.write_images(step, real_images)
+
+        stop = next_stop(step, settings)
+        if settings["plain_loop"]:
+            step, d_loss, g_loss = plain_steps(run, settings, images, step, stop)
+        else:
+            rows = [batch_indices(seed, s, batch_size, len(images)) for s in range(step, stop)]
+            step, finite, d_loss, g_loss = session.run(
+                [graph["run_steps"], graph["run_finite"], graph["run_d_loss"], graph["run_g_loss"]],
+                {graph["rows"]: rows},
+            )
+        if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+            progress.close()
+            print(
+                f"Error: the losses stopped being finite at step {step - 1} "
+                f"(D_loss {d_loss}, G_loss {g_loss}); lower --learning-rate and start "
+                "a new run (the last finite checkpoint is kept).",
+                file=sys.stderr,
+            )
+            return 1
+
+        progress.update(step, d_loss, g_loss)
+        if is_due(step, settings["checkpoint_every"]) or step == settings["steps"]:
+            run.save_checkpoint(step)
+        if signals.received and step < settings["steps"]:
+            run.save_checkpoint(step)
+            writer.flush()
+            progress.close()
+            print(
+                f"Stopped by {signals.received.name} at step {step}; checkpoint saved. "
+                f"Resume with: python {Path(sys.argv[0]).name} --resume {settings['run_name']}",
+                flush=True,
+            )
+            return signals.exit_status
+
+    progress.close()
+    elapsed = time.perf_counter() - started
+    if is_due(step, settings["image_every"]) or settings["image_every"]:
+        run.write_images(step, real_batch(images, seed, step, batch_size))
+        run.write_gif()
+    print(
+        f"Finished at step {step} in {elapsed:.1f} s of training "
+        f"({(step - first_step) / max(elapsed, 1e-9):.1f} steps/s).",
+        flush=True,
+    )
+    return 0
+
+
+def plain_steps(run, settings, images, step, stop):
+    """The tutorial's way: feed each batch from Python, one step at a time."""
+    graph, session = run.graph, run.session
+    d_loss = g_loss = float("nan")
+    for current in range(step, stop):
+        feed = {graph["real_images"]: real_batch(images, settings["seed"], current, settings["batch_size"])}
+        _, d_loss, g_loss = session.run([graph["d_train"], graph["d_loss"], graph["g_loss"]], feed)
+        session.run(graph["g_train"], feed)
+        if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+            return current + 1, d_loss, g_loss
+    return stop, d_loss, g_loss
+
+
+# ---------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    settings = parse_settings(argv)
+    try:
+        images = load_training_images(settings["data_dir"])
+        log_dir = Path(settings["logdir"]).resolve() / settings["run_name"]
+        checkpoint_dir = Path(settings["checkpoint_dir"]).resolve() / settings["run_name"]
+        runs.prepare_run_folders(log_dir, checkpoint_dir, resume=bool(settings["resume"]))
+
+        import_tensorflow(settings["verbose"])
+        print(f"Run {settings['run_name']!r}: summaries in {log_dir}, checkpoints in {checkpoint_dir}")
+        print(f"Watch it with: tensorboard --logdir {log_dir.parent}", flush=True)
+        return train(settings, images, (log_dir, checkpoint_dir))
+    except (mnist_idx.DataError, runs.RunError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted before training began; no checkpoint was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

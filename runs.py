@@ -1,0 +1,156 @@
+"""Run folders, saved settings, checkpoints and stop signals for gan_mnist.py.
+
+Each run owns logs/<run> (summaries) and tmp/<run> (checkpoints and settings.json), so
+TensorBoard on logs/ shows runs side by side and no run writes into another's folder.
+"""
+
+import json
+import os
+import re
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+SETTINGS_FILE = "settings.json"
+CHECKPOINT_PREFIX = "model.ckpt"
+RUN_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class RunError(Exception):
+    """A run cannot start or go on; the message is one sentence for the user."""
+
+
+def check_run_name(name):
+    """Return an error sentence for a run name that is not a plain folder name."""
+    if not RUN_NAME_PATTERN.fullmatch(name):
+        return (
+            f"--run-name {name!r} is not a plain folder name; use letters, digits, "
+            "'.', '_' and '-' only, starting with a letter or digit."
+        )
+    return None
+
+
+def timestamp_name(logdir, checkpoint_dir):
+    """A run name from the clock that no existing run uses yet."""
+    name = base = time.strftime("%Y%m%d-%H%M%S")
+    suffix = 1
+    while (Path(logdir) / name).exists() or (Path(checkpoint_dir) / name).exists():
+        suffix += 1
+        name = f"{base}-{suffix}"
+    return name
+
+
+def prepare_run_folders(log_dir, checkpoint_dir, resume):
+    """Create (or, when resuming, find) the run's two folders and prove both writable.
+
+    Refuses a name already in use unless resuming, so no run overwrites another.
+    """
+    log_dir, checkpoint_dir = Path(log_dir), Path(checkpoint_dir)
+    run = log_dir.name
+    if resume:
+        if latest_checkpoint(checkpoint_dir) is None:
+            raise RunError(
+                f"Run {run!r} has no checkpoint in {checkpoint_dir}, so there is nothing "
+                "to resume; check the name, or start it anew without --resume."
+            )
+    elif log_dir.exists() or checkpoint_dir.exists():
+        raise RunError(
+            f"Run name {run!r} is already in use ({log_dir} or {checkpoint_dir} exists); "
+            f"pick another --run-name, or continue it with --resume {run}."
+        )
+
+    for folder in (log_dir, checkpoint_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise RunError(
+                f"Cannot write to {folder} ({reason}); choose a writable folder with "
+                "--logdir or --checkpoint-dir."
+            ) from None
+
+
+def write_atomically(path, write, binary=False):
+    """Call write(file) on a temporary file beside path, then move it into place.
+
+    Readers see the old file or the new one, never half of one, even if the run is
+    killed while writing.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb" if binary else "w") as file:
+            write(file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_settings(checkpoint_dir, settings):
+    text = json.dumps(settings, indent=2) + "\n"
+    write_atomically(Path(checkpoint_dir) / SETTINGS_FILE, lambda file: file.write(text))
+
+
+def load_settings(checkpoint_dir):
+    """The settings a run was started with, or {} if it saved none."""
+    path = Path(checkpoint_dir) / SETTINGS_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        raise RunError(
+            f"{path} is unreadable or not JSON; restore it, or delete it to resume "
+            "with the flags given now."
+        ) from None
+
+
+def latest_checkpoint(checkpoint_dir):
+    """The prefix of the newest whole checkpoint in the folder, or None.
+
+    The `checkpoint` index file is replaced atomically only after a checkpoint's data is
+    written, so a save that was killed half-way leaves the previous one named there.
+    """
+    index = Path(checkpoint_dir) / "checkpoint"
+    if not index.is_file():
+        return None
+    match = re.search(r'^model_checkpoint_path: "(.*)"', index.read_text(), re.M)
+    if not match:
+        return None
+    prefix = Path(match.group(1))
+    if not prefix.is_absolute():
+        prefix = Path(checkpoint_dir) / prefix
+    return str(prefix)
+
+
+class StopSignals:
+    """Turn SIGINT and SIGTERM into a flag that the loop checks between steps."""
+
+    EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        for number in self.EXIT_STATUS:
+            self._previous[number] = signal.signal(number, self._record)
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _record(self, number, frame):
+        # A second Ctrl-C while the checkpoint is being written is ignored on purpose:
+        # stopping half-way through the save is what this class exists to avoid.
+        if self.received is None:
+            self.received = signal.Signals(number)
+
+    @property
+    def exit_status(self):
+        return self.EXIT_STATUS[self.received]

@@ -1,0 +1,60 @@
+"""Start TensorFlow 1's API in graph mode without its start-up chatter.
+
+TensorFlow's native code prints notices (oneDNN, CPU features, missing CUDA drivers)
+straight to file descriptor 2 before its own log level applies, so setting
+TF_CPP_MIN_LOG_LEVEL alone does not hide them. We catch that output while TensorFlow
+starts and replay every line that is not one of those notices.
+"""
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+
+START_UP_NOTICES = re.compile(
+    r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|cuda_(dnn|fft|blas|executor)"
+    r"|oneDNN custom operations|cpu_feature_guard|This TensorFlow binary is optimized"
+    r"|To enable the following instructions|Unable to register cu|TF-TRT Warning"
+    r"|computation_placer|Created device /job"
+)
+
+
+@contextlib.contextmanager
+def native_notices_hidden(verbose=False):
+    """Hide TensorFlow's start-up notices printed by native code inside this block."""
+    if verbose:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines():
+                if not START_UP_NOTICES.search(line):
+                    print(line, file=sys.stderr)
+
+
+def import_tensorflow(verbose=False):
+    """Return tensorflow.compat.v1 with eager execution off, before any op exists."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    with native_notices_hidden(verbose):
+        import tensorflow.compat.v1 as tf
+
+    if not verbose:
+        # Deprecation notices of the v1 API are for TensorFlow's developers, not ours.
+        tf.get_logger().setLevel("ERROR")
+    tf.disable_eager_execution()
+    return tf
+
+
+def session_config(tf):
+    return tf.ConfigProto()
