@@ -364,26 +364,34 @@ def build_graph(settings, num_examples):
             training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         )
 
-    with tf.name_scope("Summaries"):
-        probabilities = tf.nn.sigmoid(logits)  # the probability of "fake"
-        real_score = tf.reduce_mean(1.0 - probabilities[:batch_size], name="D_real")
-        fake_score = tf.reduce_mean(1.0 - probabilities[batch_size:], name="D_fake")
-        graph["loss_summary"] = tf.summary.merge(
-            [
-                tf.summary.scalar("D_loss", d_loss),
-                tf.summary.scalar("G_loss", g_loss),
-                tf.summary.scalar("D_of_real_images", real_score),
-                tf.summary.scalar("D_of_fake_images", fake_score),
-            ]
-        )
-        images_28x28 = tf.reshape(fake_images, [-1, 28, 28, 1])
-        graph["image_summary"] = tf.summary.image(
-            "Generated_images", images_28x28, max_outputs=8
-        )
-        graph["grid_picture"] = tf.placeholder(tf.uint8, [None, None], "grid_picture")
-        graph["grid_summary"] = tf.summary.image(
-            "Fixed_noise_grid", graph["grid_picture"][None, :, :, None]
-        )
+    with tf.name_scope("D_output"):
+        # The discriminator's mean belief that real images are real, and fakes too.
+        probability_fake = tf.nn.sigmoid(logits)
+        real_score = tf.reduce_mean(1.0 - probability_fake[:batch_size], name="real")
+        fake_score = tf.reduce_mean(1.0 - probability_fake[batch_size:], name="fake")
+
+    # Graph op names are unique regardless of case, so tf.summary.scalar("G_loss")
+    # would be tagged "G_loss_1" beside the G_loss scope; the raw ops take the tag as
+    # given, keeping the tutorial's plain names.
+    graph["loss_summary"] = tf.summary.merge(
+        [
+            tf.raw_ops.ScalarSummary(tags=tag, values=value, name=f"{tag}_summary")
+            for tag, value in (
+                ("D_loss", d_loss),
+                ("G_loss", g_loss),
+                ("D_of_real_images", real_score),
+                ("D_of_fake_images", fake_score),
+            )
+        ]
+    )
+    images_28x28 = tf.reshape(fake_images, [-1, 28, 28, 1])
+    graph["image_summary"] = tf.raw_ops.ImageSummary(
+        tag="Generated_images", tensor=images_28x28, max_images=8
+    )
+    graph["grid_picture"] = tf.placeholder(tf.uint8, [None, None], "grid_picture")
+    graph["grid_summary"] = tf.raw_ops.ImageSummary(
+        tag="Fixed_noise_grid", tensor=graph["grid_picture"][None, :, :, None]
+    )
 
     with tf.name_scope("Fixed_noise"):
         # Drawn from a stream no training step uses, so it is the same on every
