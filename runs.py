@@ -60,12 +60,18 @@ def prepare_run_folders(log_dir, checkpoint_dir, resume):
             f"pick another --run-name, or continue it with --resume {run}."
         )
 
+    created = []
     for folder in (log_dir, checkpoint_dir):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.is_dir():
+                folder.mkdir(parents=True)
+                created.append(folder)
             with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as error:
+            # Leave no empty run folder behind: it would block the same name next time.
+            for empty in created:
+                empty.rmdir()
             reason = error.strerror or str(error)
             raise RunError(
                 f"Cannot write to {folder} ({reason}); choose a writable folder with "
