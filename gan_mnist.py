@@ -58,86 +58,82 @@ IMAGE_PIXELS = 28 * 28
 GRID_SIZE = 64  # the fixed-noise samples shown as one 8x8 grid
 
 
-def build_parser(defaults):
-    """The command line; `defaults` fills in the values, SUPPRESS hides unset flags."""
+def build_parser():
     parser = argparse.ArgumentParser(
-        description="Train the tutorial's GAN on MNIST and log it for TensorBoard.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train the tutorial's GAN on MNIST and log it for TensorBoard."
     )
 
-    def flag(name, kind, help_text, **options):
+    def flag(name, kind, help_text):
         key = name[2:].replace("-", "_")
-        parser.add_argument(name, type=kind, default=defaults[key], help=help_text, **options)
+        parser.add_argument(
+            name, type=kind, default=DEFAULTS[key], help=f"{help_text} (default: %(default)s)"
+        )
 
     flag("--steps", int, "total training steps the run reaches")
-    flag("--batch-size", int, "real images per step (and as many fakes)")
+    flag("--batch-size", int, "real images per step, and as many fakes")
     flag("--z-dim", int, "size of the generator's noise input")
     flag("--g-hidden", int, "units in the generator's hidden layer")
     flag("--d-hidden", int, "units in the discriminator's hidden layer")
     flag("--learning-rate", float, "Adam learning rate of both networks")
-    flag("--label-smoothing", float, "one-sided smoothing: real targets become this")
+    flag("--label-smoothing", float, "one-sided smoothing: the real images' target")
     flag("--summary-every", int, "steps between loss summaries")
-    flag("--image-every", int, "steps between sample images (0: none)")
-    flag("--checkpoint-every", int, "steps between checkpoints (0: only at the end)")
-    flag("--eval-every", int, "steps between sample evaluations (0: only at the end)")
+    flag("--image-every", int, "steps between sample images, 0 for none")
+    flag("--checkpoint-every", int, "steps between checkpoints, 0 for only the last")
+    flag("--eval-every", int, "steps between sample evaluations, 0 for only the last")
     flag("--eval-samples", int, "generated samples per evaluation")
-    flag("--steps-per-run", int, "training steps per session.run (1: step by step)")
-    flag("--seed", int, "seed of initial weights, noise and batch order")
+    flag("--steps-per-run", int, "training steps per session.run")
+    flag("--seed", int, "seed of the initial weights, the noise and the batch order")
     flag("--logdir", str, "folder of the runs' summaries, one subfolder per run")
     flag("--checkpoint-dir", str, "folder of the runs' checkpoints and settings")
-    flag("--data-dir", str, "folder with the four MNIST IDX files, gzip or raw")
     parser.add_argument(
-        "--run-name",
-        default=argparse.SUPPRESS if defaults is SUPPRESSED else None,
-        help="name of this run's folders (default: the start time)",
+        "--data-dir",
+        default=DEFAULTS["data_dir"],
+        help="folder with the four MNIST IDX files, gzip or raw (default: the copy "
+        "shipped in data/mnist beside this script)",
+    )
+    parser.add_argument(
+        "--run-name", help="name of this run's folders (default: the start time)"
     )
     parser.add_argument(
         "--resume",
         metavar="RUN",
-        default=argparse.SUPPRESS if defaults is SUPPRESSED else None,
-        help="continue RUN from its latest checkpoint, with its settings unless given",
+        help="continue RUN from its latest checkpoint, with its saved settings except "
+        "the flags given again",
     )
     parser.add_argument(
-        "--eval-only",
-        metavar="RUN",
-        default=argparse.SUPPRESS if defaults is SUPPRESSED else None,
-        help="evaluate the latest checkpoint of RUN without training",
+        "--eval-only", metavar="RUN", help="evaluate RUN's latest checkpoint, no training"
     )
     parser.add_argument(
         "--plain-loop",
         action="store_true",
-        default=argparse.SUPPRESS if defaults is SUPPRESSED else False,
-        help="feed each batch from Python and run one step per session.run, as the "
-        "tutorial did (slower; same results)",
+        help="feed each batch from Python, one step at a time, as the tutorial did "
+        "(slower, same results)",
     )
     parser.add_argument(
-        "--verbose",
-        action="store_true",
-        default=argparse.SUPPRESS if defaults is SUPPRESSED else False,
-        help="show TensorFlow's own start-up messages",
+        "--verbose", action="store_true", help="show TensorFlow's own start-up messages"
     )
     return parser
 
 
-class _Suppressed(dict):
-    def __getitem__(self, key):
-        return argparse.SUPPRESS
-
-
-SUPPRESSED = _Suppressed()
+def flags_given(parser, argv):
+    """The names of the flags that argv sets explicitly."""
+    unset = object()
+    names = vars(parser.parse_args([]))
+    parsed = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(names, unset)))
+    return {name for name, value in vars(parsed).items() if value is not unset}
 
 
 def parse_settings(argv):
     """Parse and check the flags; on resume, fill unset ones from the run's settings."""
-    parser = build_parser(DEFAULTS)
+    parser = build_parser()
     settings = vars(parser.parse_args(argv))
-    given = vars(build_parser(SUPPRESSED).parse_args(argv))
+    given = flags_given(parser, argv)
 
     run_to_open = settings["resume"] or settings["eval_only"]
     if settings["resume"] and settings["eval_only"]:
         parser.error("give either --resume or --eval-only, not both")
     if run_to_open:
-        if "run_name" in given and given["run_name"] != run_to_open:
+        if "run_name" in given and settings["run_name"] != run_to_open:
             parser.error("--run-name cannot rename a run being resumed or evaluated")
         settings["run_name"] = run_to_open
         checkpoint_dir = Path(settings["checkpoint_dir"]) / run_to_open
@@ -145,15 +141,18 @@ def parse_settings(argv):
             saved = runs.load_settings(checkpoint_dir)
         except runs.RunError as error:
             parser.exit(2, f"Error: {error}\n")
-        for key, value in saved.items():
-            if key in DEFAULTS and key not in given and key not in ("logdir", "checkpoint_dir"):
-                settings[key] = value
+        # Where the run's folders are is given by this command, never by the run.
+        for key in DEFAULTS.keys() - given - {"logdir", "checkpoint_dir"}:
+            if key in saved:
+                settings[key] = saved[key]
 
     problem = find_problem(settings)
     if problem:
         parser.exit(2, f"Error: {problem}\n")
     if settings["run_name"] is None:
-        settings["run_name"] = runs.timestamp_name(settings["logdir"], settings["checkpoint_dir"])
+        settings["run_name"] = runs.timestamp_name(
+            settings["logdir"], settings["checkpoint_dir"]
+        )
     return settings
 
 

@@ -17,11 +17,13 @@ ways to make a graph-mode loop faster.
 """
 
 import argparse
+import collections
 import datetime
 import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -79,6 +81,10 @@ CONTENDERS = {
     "tutorial-callable": ("tf", {"callable": True}),
     "tutorial-resource-vars": ("tf", {"resource": True}),
     "tutorial-in-graph-data": ("tf", {"in_graph_data": True}),
+    "tutorial-combined": (
+        "tf",
+        {"intra": 1, "inter": 1, "callable": True, "in_graph_data": True},
+    ),
 }
 DEFAULT_CONTENDERS = [
     "tutorial",
@@ -104,6 +110,7 @@ LABELS = {
     "tutorial-callable": "tutorial, Session.make_callable",
     "tutorial-resource-vars": "tutorial, resource variables",
     "tutorial-in-graph-data": "tutorial, batches gathered in the graph",
+    "tutorial-combined": "tutorial, 1+1 threads, callable, in-graph batches",
 }
 
 
@@ -176,6 +183,8 @@ def parse_flags(argv):
             f"unknown contender {', '.join(unknown)}; "
             f"choose from {', '.join(CONTENDERS)}."
         )
+    if not shutil.which(flags.peer_python):
+        parser.error(f"--peer-python {flags.peer_python} is not an executable Python.")
     if flags.ideas:
         names += [name for name in IDEAS if name not in names]
     flags.contenders = names
@@ -469,7 +478,11 @@ def jax_worker(steps):
         return (cross_entropy(logits, jnp.zeros_like(logits)) * labels).mean()
 
     def adam(params, grads, moments, step):
-        """Adam with the defaults: lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-8."""
+        """Adam's defaults (lr 1e-3, betas 0.9 and 0.999, epsilon 1e-8), as TF1 does it.
+
+        TF1 folds both bias corrections into the rate and adds epsilon to sqrt(v)
+        uncorrected; PyTorch adds it to the corrected sqrt(v), a negligible change.
+        """
         first, second = moments
         first = jax.tree.map(lambda m, g: 0.9 * m + 0.1 * g, first, grads)
         second = jax.tree.map(lambda v, g: 0.999 * v + 0.001 * g * g, second, grads)
@@ -574,11 +587,11 @@ def measure(command, cwd):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    figures, tail = {}, []
+    figures, tail = {}, collections.deque(maxlen=20)
     for line in process.stdout:
         now = time.perf_counter()
         line = line.rstrip("\n")
-        tail = (tail + [line])[-20:]
+        tail.append(line)
         if "startup_s" not in figures and line.startswith((READY, GAN_READY)):
             figures["startup_s"] = now - started
         elif line.startswith(RESULT):
@@ -589,7 +602,9 @@ def measure(command, cwd):
         elif line.startswith("Finished at step") and GAN_RATE.search(line):
             figures["steps_per_s"] = float(GAN_RATE.search(line).group(1))
 
-    # wait4, not wait: it also returns the child's own resource use, its peak memory.
+    process.stdout.close()
+    # wait4, not wait: it also returns the child's own resource use, its peak memory
+    # (the largest of it and its own children, such as torch.compile's workers).
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     figures["wall_s"] = time.perf_counter() - started
@@ -618,7 +633,7 @@ def run_rounds(flags):
                     skipped[name] = figures["skip"]
                     print(f"Skipping {LABELS[name]}: {figures['skip']}", flush=True)
                     continue
-                if code != 0 or "steps_per_s" not in figures:
+                if code != 0 or not {"steps_per_s", "startup_s"} <= figures.keys():
                     skipped[name] = f"failed with exit code {code}"
                     print(f"{LABELS[name]} failed (exit code {code}); its last lines:")
                     print("    " + "\n    ".join(tail), flush=True)
@@ -629,7 +644,8 @@ def run_rounds(flags):
                     f"{figures['steps_per_s']:.1f} steps/s, "
                     f"wall {figures['wall_s']:.1f} s, "
                     f"start-up {figures['startup_s']:.1f} s, "
-                    f"peak {figures['peak_gb']:.2f} GB",
+                    f"peak {figures['peak_gb']:.2f} GB, "
+                    f"load average {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     return {name: runs for name, runs in results.items() if runs}
