@@ -170,3 +170,53 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tf, seeded_runs, tmp_p
     )
     settings = json.loads((tmp_path / "tmp" / "halves" / "settings.json").read_text())
     assert settings["steps"] == 120 and settings["summary_every"] == 20
+
+
+def test_progress_is_one_updating_line_on_a_terminal(tmp_path):
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "gan_mnist.py"), "--steps", "300", *SHORT_RUN_FLAGS[2:],
+         "--logdir", str(tmp_path / "logs"), "--checkpoint-dir", str(tmp_path / "tmp")],
+        stdout=terminal,
+        stderr=terminal,
+        cwd=tmp_path,
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert process.wait(timeout=60) == 0
+    text = output.decode()
+    updates = [part for part in text.split("\r") if part.startswith("step ")]
+    assert len(updates) >= 3
+    assert "step 300/300" in updates[-1] and "steps/s" in updates[-1] and "left" in updates[-1]
+    assert all("\n" not in update.split("\x1b[K")[0] for update in updates)
+
+
+def test_other_data_in_mnist_format_trains_with_a_note(tf, tmp_path, capsys):
+    import gzip
+    import shutil
+
+    import mnist_idx
+
+    data = tmp_path / "other_digits"
+    shutil.copytree(mnist_idx.SHIPPED_DIR, data)
+    labels = data / "t10k-labels-idx1-ubyte.gz"
+    content = bytearray(gzip.decompress(labels.read_bytes()))
+    content[8] = (content[8] + 1) % 10
+    labels.write_bytes(gzip.compress(bytes(content)))
+
+    status = run_main(tmp_path, "--data-dir", data, "--steps", "20", *SHORT_RUN_FLAGS[2:])
+    assert status == 0
+    assert "are not the canonical MNIST digits; training on them all the same" in (
+        capsys.readouterr().out
+    )
