@@ -271,7 +271,12 @@ def noise(settings, count, stream):
     """
     seed = tf.stack([tf.constant(settings["seed"], tf.int64), tf.cast(stream, tf.int64)])
     return tf.random.stateless_uniform(
-        [count, settings["z_dim"]], seed=seed, minval=-1.0, maxval=1.0, name="z"
+        [count, settings["z_dim"]],
+        seed=seed,
+        minval=-1.0,
+        maxval=1.0,
+        alg="philox",  # named, so every device and XLA draw the same numbers
+        name="z",
     )
 
 
@@ -399,6 +404,9 @@ def build_graph(settings, num_examples):
             noise(settings, GRID_SIZE, -1), settings, scope="Generator"
         )
 
+    graph["weights_finite"] = tf.reduce_all(
+        [tf.reduce_all(tf.is_finite(variable)) for variable in tf.trainable_variables()]
+    )
     # The training images variable is local: it is fed at start-up, never saved.
     graph["saver"] = tf.train.Saver(max_to_keep=5, save_relative_paths=True)
     table = "".join(
@@ -607,13 +615,7 @@ def start_or_restore(run, checkpoint):
         run.saver.restore(session, checkpoint)
     else:
         session.run(tf.global_variables_initializer())
-    step = int(session.run(graph["global_step"]))
-
-    # A START event at the resumed step tells TensorBoard to drop anything the earlier
-    # process logged past its last checkpoint, so curves go on with no doubled steps.
-    run.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)
-    run.writer.add_summary(session.run(graph["settings_summary"]), step)
-    return step
+    return int(session.run(graph["global_step"]))
 
 
 def check_checkpoint_fits(checkpoint):
@@ -666,6 +668,17 @@ def training_steps(run, settings, images, step, signals):
     """The loop proper: summaries on their cadence, blocks of steps, checkpoints."""
     graph, session, writer = run.graph, run.session, run.writer
     seed, batch_size = settings["seed"], settings["batch_size"]
+    if step >= settings["steps"]:
+        print(
+            f"Run {settings['run_name']!r} has already reached step {step}; give a "
+            "larger --steps to train it further."
+        )
+        return 0
+
+    # A START event at the resumed step tells TensorBoard to drop anything the earlier
+    # process logged past its last checkpoint, so curves go on with no doubled steps.
+    writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)
+    writer.add_summary(session.run(graph["settings_summary"]), step)
     if not settings["plain_loop"]:
         session.run(graph["all_images"].initializer, {graph["all_images_feed"]: images})
 
@@ -692,10 +705,14 @@ def training_steps(run, settings, images, step, signals):
                 [graph["run_steps"], graph["run_finite"], graph["run_d_loss"], graph["run_g_loss"]],
                 {graph["rows"]: rows},
             )
-        if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+        # A finite loss can still come with an update that overflowed the weights, so
+        # both are checked before anything is saved from this state.
+        if not (math.isfinite(d_loss) and math.isfinite(g_loss)) or not session.run(
+            graph["weights_finite"]
+        ):
             progress.close()
             print(
-                f"Error: the losses stopped being finite at step {step - 1} "
+                f"Error: the losses or weights stopped being finite at step {step - 1} "
                 f"(D_loss {d_loss}, G_loss {g_loss}); lower --learning-rate and start "
                 "a new run (the last finite checkpoint is kept).",
                 file=sys.stderr,
@@ -718,7 +735,7 @@ def training_steps(run, settings, images, step, signals):
 
     progress.close()
     elapsed = time.perf_counter() - started
-    if is_due(step, settings["image_every"]) or settings["image_every"]:
+    if settings["image_every"]:
         run.write_images(step, real_batch(images, seed, step, batch_size))
         run.write_gif()
     print(

@@ -158,7 +158,7 @@ def test_non_finite_losses_stop_the_run_and_keep_the_last_finite_checkpoint(
     status = run_main(tmp_path, "--resume", "blowup", "--steps", "400", "--learning-rate", "1e30")
     assert status == 1
     message = one_error_line(capsys.readouterr())
-    match = re.search(r"the losses stopped being finite at step (\d+)", message)
+    match = re.search(r"the losses or weights stopped being finite at step (\d+)", message)
     assert match and 100 <= int(match.group(1)) < 400
 
     checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "blowup")
