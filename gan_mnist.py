@@ -441,9 +441,12 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             collections=[tf.GraphKeys.LOCAL_VARIABLES],
             name="all_images",
         )
-        rows = tf.placeholder(tf.int32, [None, batch_size], "rows")
+        # Always steps_per_run rows of batch rows, only the first `count` used, so the
+        # compiled loop sees one shape and is compiled once.
+        rows = tf.placeholder(tf.int32, [settings["steps_per_run"], batch_size], "rows")
+        count = tf.placeholder(tf.int64, [], "count")
         first_step = tf.identity(global_step)
-        last_step = first_step + tf.cast(tf.shape(rows)[0], tf.int64)
+        last_step = first_step + count
         labels = fake_labels(batch_size)
 
         def step(current, all_finite, last_d_loss, last_g_loss):
@@ -471,19 +474,22 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         def keep_going(current, all_finite, last_d_loss, last_g_loss):
             return tf.logical_and(current < last_step, all_finite)
 
-        reached, finite, d_loss, g_loss = tf.while_loop(
-            keep_going,
-            step,
-            [first_step, tf.constant(True), tf.constant(0.0), tf.constant(0.0)],
-            parallel_iterations=1,
-        )
+        # XLA compiles the whole loop into one program: the small element-wise ops
+        # (Adam's updates, the activations) fuse, and no op is scheduled one by one.
+        with tf.xla.experimental.jit_scope():
+            reached, _, d_loss, g_loss = tf.while_loop(
+                keep_going,
+                step,
+                [first_step, tf.constant(True), tf.constant(0.0), tf.constant(0.0)],
+                parallel_iterations=1,
+            )
         run_steps = tf.assign(global_step, reached)
     return {
         "all_images_feed": all_images_feed,
         "all_images": all_images,
         "rows": rows,
+        "count": count,
         "run_steps": run_steps,
-        "run_finite": finite,
         "run_d_loss": d_loss,
         "run_g_loss": g_loss,
     }
@@ -700,11 +706,7 @@ def training_steps(run, settings, images, step, signals):
         if settings["plain_loop"]:
             step, d_loss, g_loss = plain_steps(run, settings, images, step, stop)
         else:
-            rows = [batch_indices(seed, s, batch_size, len(images)) for s in range(step, stop)]
-            step, finite, d_loss, g_loss = session.run(
-                [graph["run_steps"], graph["run_finite"], graph["run_d_loss"], graph["run_g_loss"]],
-                {graph["rows"]: rows},
-            )
+            step, d_loss, g_loss = fast_steps(run, settings, len(images), step, stop)
         # A finite loss can still come with an update that overflowed the weights, so
         # both are checked before anything is saved from this state.
         if not (math.isfinite(d_loss) and math.isfinite(g_loss)) or not session.run(
@@ -744,6 +746,20 @@ def training_steps(run, settings, images, step, signals):
         flush=True,
     )
     return 0
+
+
+def fast_steps(run, settings, num_examples, step, stop):
+    """Steps step..stop-1 in one session.run of the compiled training loop."""
+    graph = run.graph
+    rows = np.zeros(graph["rows"].shape, np.int32)
+    for index, current in enumerate(range(step, stop)):
+        rows[index] = batch_indices(
+            settings["seed"], current, settings["batch_size"], num_examples
+        )
+    return run.session.run(
+        [graph["run_steps"], graph["run_d_loss"], graph["run_g_loss"]],
+        {graph["rows"]: rows, graph["count"]: stop - step},
+    )
 
 
 def plain_steps(run, settings, images, step, stop):
