@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+import evaluation
 import image_export
 import mnist_idx
 import runs
@@ -52,10 +53,34 @@ DEFAULTS = {
     "checkpoint_dir": "tmp",
     "data_dir": str(mnist_idx.SHIPPED_DIR),
 }
+# The smallest value that makes sense for each count; 0 turns a cadence off. An
+# evaluation needs two samples at least to measure their spread.
+LOWEST_VALUES = {
+    "steps": 1,
+    "batch_size": 1,
+    "z_dim": 1,
+    "g_hidden": 1,
+    "d_hidden": 1,
+    "summary_every": 1,
+    "steps_per_run": 1,
+    "eval_samples": 2,
+    "image_every": 0,
+    "checkpoint_every": 0,
+    "eval_every": 0,
+}
 # Flags about how this process runs, not about the run: never saved or restored.
 PROCESS_FLAGS = ("resume", "eval_only", "verbose", "plain_loop")
 IMAGE_PIXELS = 28 * 28
+EVALUATION_SCALARS = (
+    "classifier_score",
+    "frechet_distance",
+    "digits_covered",
+    "largest_digit_share",
+)
 GRID_SIZE = 64  # the fixed-noise samples shown as one 8x8 grid
+# A classifier retrained when the shipped one is damaged is cached here, under
+# --checkpoint-dir; no run can be called this, as run names start with a letter or digit.
+CLASSIFIER_CACHE = ".classifier"
 
 
 def build_parser():
@@ -158,15 +183,10 @@ def parse_settings(argv):
 
 def find_problem(settings):
     """One sentence about the first nonsensical setting, or None."""
-    for key in ("steps", "batch_size", "z_dim", "g_hidden", "d_hidden"):
-        if settings[key] < 1:
-            return f"--{key.replace('_', '-')} must be at least 1 (got {settings[key]})."
-    for key in ("summary_every", "eval_samples", "steps_per_run"):
-        if settings[key] < 1:
-            return f"--{key.replace('_', '-')} must be at least 1 (got {settings[key]})."
-    for key in ("image_every", "checkpoint_every", "eval_every"):
-        if settings[key] < 0:
-            return f"--{key.replace('_', '-')} must be 0 (off) or more (got {settings[key]})."
+    for key, lowest in LOWEST_VALUES.items():
+        if settings[key] < lowest:
+            flag = "--" + key.replace("_", "-")
+            return f"{flag} must be at least {lowest} (got {settings[key]})."
     if not settings["learning_rate"] > 0 or not math.isfinite(settings["learning_rate"]):
         return f"--learning-rate must be a positive number (got {settings['learning_rate']})."
     if not 0 <= settings["label_smoothing"] < 1:
@@ -174,8 +194,6 @@ def find_problem(settings):
             "--label-smoothing must lie in [0, 1), the real images' target "
             f"(got {settings['label_smoothing']})."
         )
-    if settings["eval_samples"] < 2:
-        return "--eval-samples must be at least 2 to measure a spread of samples."
     if not Path(settings["data_dir"]).is_dir():
         return (
             f"The data folder {settings['data_dir']} does not exist; pass --data-dir with "
@@ -204,15 +222,15 @@ def import_tensorflow(verbose):
 # ---------------------------------------------------------------------------------------
 
 
-def load_training_images(data_dir):
-    """The training images as uint8 [n, 784]; a note if they are not MNIST's digits."""
+def load_data(data_dir):
+    """The four IDX files, checked; a note if they are not MNIST's own digits."""
     data = mnist_idx.load_mnist(data_dir)
     if not data.canonical:
         print(
             f"Note: the files in {data_dir} are not the canonical MNIST digits; "
             "training on them all the same."
         )
-    return data.train_images
+    return data
 
 
 def batch_indices(seed, step, batch_size, num_examples):
@@ -394,7 +412,29 @@ def build_graph(settings, num_examples):
     )
     graph["grid_picture"] = tf.placeholder(tf.uint8, [None, None], "grid_picture")
     graph["grid_summary"] = tf.raw_ops.ImageSummary(
-        tag="Fixed_noise_grid", tensor=graph["grid_picture"][None, :, :, None]
+        tag="Fixed_noise_grid",
+        tensor=graph["grid_picture"][None, :, :, None],
+        max_images=1,
+    )
+
+    with tf.name_scope("Evaluation"):
+        graph["eval_images"] = generator(
+            noise(settings, settings["eval_samples"], -2), settings, scope="Generator"
+        )
+        graph["eval_values"] = {
+            tag: tf.placeholder(tf.float32, [], tag) for tag in EVALUATION_SCALARS
+        }
+        graph["eval_digits"] = tf.placeholder(tf.int32, [None], "predicted_digits")
+    graph["eval_summary"] = tf.summary.merge(
+        [
+            tf.raw_ops.ScalarSummary(tags=f"Evaluation/{tag}", values=value)
+            for tag, value in graph["eval_values"].items()
+        ]
+        + [
+            tf.raw_ops.HistogramSummary(
+                tag="Evaluation/predicted_digits", values=graph["eval_digits"]
+            )
+        ]
     )
 
     with tf.name_scope("Fixed_noise"):
@@ -521,6 +561,7 @@ class Progress:
         self.started = time.perf_counter()
         self.on_terminal = sys.stdout.isatty()
         self.printed_upto = first_step
+        self.line_open = False
 
     def steps_per_second(self, step):
         return (step - self.first_step) / max(time.perf_counter() - self.started, 1e-9)
@@ -537,35 +578,47 @@ class Progress:
         )
         if self.on_terminal:
             print(f"\r{line}\033[K", end="", flush=True)
+            self.line_open = True
         else:
             print(line, flush=True)
 
+    def say(self, message, file=sys.stdout):
+        """A line of its own, which the updating progress line does not overwrite."""
+        self.close()
+        print(message, file=file, flush=True)
+
     def close(self):
-        if self.on_terminal:
+        if self.line_open:
             print()
+            self.line_open = False
 
 
 class Run:
-    """The session of one run and everything it writes: summaries, grids, checkpoints."""
+    """One run's session and everything it writes: summaries, grids, checkpoints."""
 
-    def __init__(self, settings, graph, session, writer, folders):
-        self.settings, self.graph, self.session, self.writer = (
-            settings,
-            graph,
-            session,
-            writer,
-        )
+    def __init__(self, settings, graph, session, folders):
+        self.settings, self.graph, self.session = settings, graph, session
         self.log_dir, self.checkpoint_dir = folders
         self.grid_dir = self.log_dir / "grids"
-        self.saver = graph["saver"]
+        self.writer = None
+        self.evaluator = None
 
     def save_checkpoint(self, step):
-        self.saver.save(
+        self.graph["saver"].save(
             self.session,
             str(self.checkpoint_dir / runs.CHECKPOINT_PREFIX),
             global_step=step,
             write_meta_graph=False,
         )
+
+    def write_losses(self, step, real_images):
+        """The loss summaries of `step`, before its update; returns the D loss."""
+        graph = self.graph
+        summary, d_loss = self.session.run(
+            [graph["loss_summary"], graph["d_loss"]], {graph["real_images"]: real_images}
+        )
+        self.writer.add_summary(summary, step)
+        return d_loss
 
     def write_images(self, step, real_images):
         """The tutorial's 8 samples, and the fixed-noise grid as summary and PNG."""
@@ -587,41 +640,80 @@ class Run:
         if frames:
             image_export.save_gif(frames, self.grid_dir / "progress.gif")
 
+    def evaluate(self, step=None):
+        """Judge eval_samples samples; log the figures at `step` if given."""
+        graph = self.graph
+        metrics = self.evaluator.evaluate(self.session.run(graph["eval_images"]))
+        if step is not None:
+            values = {
+                "classifier_score": metrics.score,
+                "frechet_distance": metrics.frechet_distance,
+                "digits_covered": metrics.digits_covered,
+                "largest_digit_share": max(metrics.digit_shares),
+            }
+            feed = {graph["eval_values"][tag]: value for tag, value in values.items()}
+            counts = np.round(np.array(metrics.digit_shares) * metrics.num_samples)
+            feed[graph["eval_digits"]] = np.repeat(np.arange(10), counts.astype(int))
+            self.writer.add_summary(self.session.run(graph["eval_summary"], feed), step)
+        return metrics
 
-def train(settings, images, folders):
+
+def open_run(settings, data, folders):
+    """Build the graph, open a session and the evaluator; restore the latest checkpoint.
+
+    Returns the Run and the step it stands at. A checkpoint that does not fit the
+    graph is refused before anything is written.
+    """
+    with tensorflow_setup.native_notices_hidden(settings["verbose"]):
+        graph = build_graph(settings, len(data.train_images))
+        session = tf.Session(config=tensorflow_setup.session_config(tf))
+    run = Run(settings, graph, session, folders)
+    checkpoint = runs.latest_checkpoint(run.checkpoint_dir)
+    if checkpoint:
+        check_checkpoint_fits(checkpoint)
+        graph["saver"].restore(session, checkpoint)
+    else:
+        session.run(tf.global_variables_initializer())
+    run.evaluator = evaluation.open_evaluator(
+        Path(settings["checkpoint_dir"]) / CLASSIFIER_CACHE, data
+    )
+    return run, int(session.run(graph["global_step"]))
+
+
+def train(settings, data, folders):
     """Train to settings['steps'], resuming where the run's checkpoint left off.
 
     Returns the process exit status: 0 when done, 130 or 143 when stopped by a signal,
     1 when the losses stopped being finite.
     """
-    log_dir, checkpoint_dir = folders
     with tf.Graph().as_default():
-        with tensorflow_setup.native_notices_hidden(settings["verbose"]):
-            graph = build_graph(settings, len(images))
-            session = tf.Session(config=tensorflow_setup.session_config(tf))
-        checkpoint = runs.latest_checkpoint(checkpoint_dir)
-        if checkpoint:
-            check_checkpoint_fits(checkpoint)
-        runs.save_settings(checkpoint_dir, run_settings(settings))
+        run, step = open_run(settings, data, folders)
+        if step >= settings["steps"]:
+            print(
+                f"Run {settings['run_name']!r} has already reached step {step}; give a "
+                "larger --steps to train it further."
+            )
+            return 0
 
-        with session, runs.StopSignals() as signals:
-            writer = tf.summary.FileWriter(str(log_dir), session.graph)
-            run = Run(settings, graph, session, writer, folders)
+        runs.save_settings(run.checkpoint_dir, run_settings(settings))
+        with run.session, runs.StopSignals() as signals:
+            run.writer = tf.summary.FileWriter(str(run.log_dir), run.session.graph)
             try:
-                step = start_or_restore(run, checkpoint)
-                return training_steps(run, settings, images, step, signals)
+                return training_steps(run, settings, data.train_images, step, signals)
             finally:
-                writer.close()
+                run.writer.close()
+                run.evaluator.close()
 
 
-def start_or_restore(run, checkpoint):
-    """Initialise or restore the variables; return the step training starts at."""
-    session, graph = run.session, run.graph
-    if checkpoint:
-        run.saver.restore(session, checkpoint)
-    else:
-        session.run(tf.global_variables_initializer())
-    return int(session.run(graph["global_step"]))
+def evaluate_only(settings, data, folders):
+    """Print the figures of a run's latest checkpoint; write nothing."""
+    with tf.Graph().as_default():
+        run, step = open_run(settings, data, folders)
+        with run.session:
+            metrics = run.evaluate()
+        run.evaluator.close()
+    print(f"Run {settings['run_name']!r} at step {step}: {metrics.summary()}")
+    return 0
 
 
 def check_checkpoint_fits(checkpoint):
@@ -671,16 +763,10 @@ def model_flags_of(saved_shapes):
 
 
 def training_steps(run, settings, images, step, signals):
-    """The loop proper: summaries on their cadence, blocks of steps, checkpoints."""
+    """The loop proper: summaries and evaluations on their cadence, blocks of steps,
+    checkpoints. Returns the exit status."""
     graph, session, writer = run.graph, run.session, run.writer
     seed, batch_size = settings["seed"], settings["batch_size"]
-    if step >= settings["steps"]:
-        print(
-            f"Run {settings['run_name']!r} has already reached step {step}; give a "
-            "larger --steps to train it further."
-        )
-        return 0
-
     # A START event at the resumed step tells TensorBoard to drop anything the earlier
     # process logged past its last checkpoint, so curves go on with no doubled steps.
     writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)
@@ -690,17 +776,21 @@ def training_steps(run, settings, images, step, signals):
 
     print(f"Training from step {step} to {settings['steps']}.", flush=True)
     progress = Progress(step, settings["steps"])
+    watch = evaluation.CollapseWatch()
     started = time.perf_counter()
     first_step = step
     while step < settings["steps"]:
         real_images = real_batch(images, seed, step, batch_size)
         if is_due(step, settings["summary_every"]):
-            writer.add_summary(
-                session.run(graph["loss_summary"], {graph["real_images"]: real_images}),
-                step,
-            )
+            warning = watch.check_d_loss(step, run.write_losses(step, real_images))
+            if warning:
+                progress.say(warning)
         if is_due(step, settings["image_every"]):
             run.write_images(step, real_images)
+        if is_due(step, settings["eval_every"]):
+            warning = watch.check_samples(step, run.evaluate(step))
+            if warning:
+                progress.say(warning)
 
         stop = next_stop(step, settings)
         if settings["plain_loop"]:
@@ -712,8 +802,7 @@ def training_steps(run, settings, images, step, signals):
         if not (math.isfinite(d_loss) and math.isfinite(g_loss)) or not session.run(
             graph["weights_finite"]
         ):
-            progress.close()
-            print(
+            progress.say(
                 f"Error: the losses or weights stopped being finite at step {step - 1} "
                 f"(D_loss {d_loss}, G_loss {g_loss}); lower --learning-rate and start "
                 "a new run (the last finite checkpoint is kept).",
@@ -727,24 +816,28 @@ def training_steps(run, settings, images, step, signals):
         if signals.received and step < settings["steps"]:
             run.save_checkpoint(step)
             writer.flush()
-            progress.close()
-            print(
+            progress.say(
                 f"Stopped by {signals.received.name} at step {step}; checkpoint saved. "
-                f"Resume with: python {Path(sys.argv[0]).name} --resume {settings['run_name']}",
-                flush=True,
+                f"Resume with: python {Path(sys.argv[0]).name} --resume "
+                f"{settings['run_name']}"
             )
             return signals.exit_status
 
     progress.close()
     elapsed = time.perf_counter() - started
-    if settings["image_every"]:
-        run.write_images(step, real_batch(images, seed, step, batch_size))
-        run.write_gif()
     print(
         f"Finished at step {step} in {elapsed:.1f} s of training "
         f"({(step - first_step) / max(elapsed, 1e-9):.1f} steps/s).",
         flush=True,
     )
+    if settings["image_every"]:
+        run.write_images(step, real_batch(images, seed, step, batch_size))
+        run.write_gif()
+    metrics = run.evaluate(step)
+    print(f"Samples at step {step}: {metrics.summary()}")
+    warning = watch.check_samples(step, metrics)
+    if warning:
+        print(warning)
     return 0
 
 
@@ -767,8 +860,11 @@ def plain_steps(run, settings, images, step, stop):
     graph, session = run.graph, run.session
     d_loss = g_loss = float("nan")
     for current in range(step, stop):
-        feed = {graph["real_images"]: real_batch(images, settings["seed"], current, settings["batch_size"])}
-        _, d_loss, g_loss = session.run([graph["d_train"], graph["d_loss"], graph["g_loss"]], feed)
+        batch = real_batch(images, settings["seed"], current, settings["batch_size"])
+        feed = {graph["real_images"]: batch}
+        _, d_loss, g_loss = session.run(
+            [graph["d_train"], graph["d_loss"], graph["g_loss"]], feed
+        )
         session.run(graph["g_train"], feed)
         if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
             return current + 1, d_loss, g_loss
@@ -783,16 +879,22 @@ def plain_steps(run, settings, images, step, stop):
 def main(argv=None):
     settings = parse_settings(argv)
     try:
-        images = load_training_images(settings["data_dir"])
+        data = load_data(settings["data_dir"])
         log_dir = Path(settings["logdir"]).resolve() / settings["run_name"]
         checkpoint_dir = Path(settings["checkpoint_dir"]).resolve() / settings["run_name"]
-        runs.prepare_run_folders(log_dir, checkpoint_dir, resume=bool(settings["resume"]))
+        folders = (log_dir, checkpoint_dir)
+        if settings["eval_only"]:
+            runs.find_checkpoint(checkpoint_dir)
+            import_tensorflow(settings["verbose"])
+            return evaluate_only(settings, data, folders)
 
+        runs.prepare_run_folders(log_dir, checkpoint_dir, resume=bool(settings["resume"]))
         import_tensorflow(settings["verbose"])
-        print(f"Run {settings['run_name']!r}: summaries in {log_dir}, checkpoints in {checkpoint_dir}")
+        print(f"Run {settings['run_name']!r}: summaries in {log_dir}")
+        print(f"Checkpoints and settings in {checkpoint_dir}")
         print(f"Watch it with: tensorboard --logdir {log_dir.parent}", flush=True)
-        return train(settings, images, (log_dir, checkpoint_dir))
-    except (mnist_idx.DataError, runs.RunError) as error:
+        return train(settings, data, folders)
+    except (mnist_idx.DataError, runs.RunError, evaluation.EvaluationError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -49,11 +49,7 @@ def prepare_run_folders(log_dir, checkpoint_dir, resume):
     log_dir, checkpoint_dir = Path(log_dir), Path(checkpoint_dir)
     run = log_dir.name
     if resume:
-        if latest_checkpoint(checkpoint_dir) is None:
-            raise RunError(
-                f"Run {run!r} has no checkpoint in {checkpoint_dir}, so there is nothing "
-                "to resume; check the name, or start it anew without --resume."
-            )
+        find_checkpoint(checkpoint_dir)
     elif log_dir.exists() or checkpoint_dir.exists():
         raise RunError(
             f"Run name {run!r} is already in use ({log_dir} or {checkpoint_dir} exists); "
@@ -131,6 +127,17 @@ def latest_checkpoint(checkpoint_dir):
     if not prefix.is_absolute():
         prefix = Path(checkpoint_dir) / prefix
     return str(prefix)
+
+
+def find_checkpoint(checkpoint_dir):
+    """The latest checkpoint of a run, or a RunError that says there is none."""
+    checkpoint = latest_checkpoint(checkpoint_dir)
+    if checkpoint is None:
+        raise RunError(
+            f"Run {Path(checkpoint_dir).name!r} has no checkpoint in {checkpoint_dir}; "
+            "check the run's name and --checkpoint-dir."
+        )
+    return checkpoint
 
 
 class StopSignals:

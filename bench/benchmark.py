@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -587,6 +588,26 @@ def measure(command, cwd):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    try:
+        figures, tail = read_output(process, started)
+    except BaseException:
+        # Interrupted: stop the contender too, so nothing writes into folders that
+        # are about to be removed.
+        process.kill()
+        process.wait()
+        raise
+
+    # wait4, not wait: it also returns the child's own resource use, its peak memory
+    # (the largest of it and its own children, such as torch.compile's workers).
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    figures["wall_s"] = time.perf_counter() - started
+    figures["peak_gb"] = usage.ru_maxrss * 1024 / 1e9  # ru_maxrss is in KiB on Linux
+    return figures, process.returncode, tail
+
+
+def read_output(process, started):
+    """Read a contender's output as it comes, timestamping its first-step line."""
     figures, tail = {}, collections.deque(maxlen=20)
     for line in process.stdout:
         now = time.perf_counter()
@@ -601,15 +622,8 @@ def measure(command, cwd):
             figures["skip"] = line[len(SKIP) :]
         elif line.startswith("Finished at step") and GAN_RATE.search(line):
             figures["steps_per_s"] = float(GAN_RATE.search(line).group(1))
-
     process.stdout.close()
-    # wait4, not wait: it also returns the child's own resource use, its peak memory
-    # (the largest of it and its own children, such as torch.compile's workers).
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    figures["wall_s"] = time.perf_counter() - started
-    figures["peak_gb"] = usage.ru_maxrss * 1024 / 1e9  # ru_maxrss is in KiB on Linux
-    return figures, process.returncode, tail
+    return figures, tail
 
 
 def run_rounds(flags):
@@ -864,6 +878,8 @@ def main(argv=None):
         run_worker(flags)
         return 0
 
+    # A plain kill becomes an exit, so the temporary folders are still removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     print_header(flags)
     results = run_rounds(flags)
     print()

@@ -17,7 +17,8 @@ SHORT_RUN_FLAGS = [
     "--summary-every", "50",
     "--image-every", "100",
     "--checkpoint-every", "100",
-    "--eval-every", "0",
+    "--eval-every", "100",
+    "--eval-samples", "2000",
 ]
 
 
@@ -51,9 +52,16 @@ def read_events(log_dir):
     """TensorBoard's own reader over one run folder, fully loaded."""
     from tensorboard.backend.event_processing import event_accumulator
 
-    accumulator = event_accumulator.EventAccumulator(
-        str(log_dir), size_guidance={event_accumulator.SCALARS: 0, event_accumulator.IMAGES: 0}
-    )
+    keep_all = {
+        kind: 0
+        for kind in (
+            event_accumulator.SCALARS,
+            event_accumulator.IMAGES,
+            event_accumulator.HISTOGRAMS,
+            event_accumulator.TENSORS,
+        )
+    }
+    accumulator = event_accumulator.EventAccumulator(str(log_dir), size_guidance=keep_all)
     accumulator.Reload()
     return accumulator
 

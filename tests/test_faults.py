@@ -14,7 +14,8 @@ import pytest
 import runs
 from conftest import ROOT, read_events, run_main
 
-QUIET_FLAGS = ["--summary-every", "20", "--image-every", "0", "--eval-every", "0"]
+QUIET_FLAGS = ["--summary-every", "20", "--image-every", "0", "--eval-every", "0",
+               "--eval-samples", "1000"]
 
 
 def folder_fingerprint(folder):

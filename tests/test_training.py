@@ -51,6 +51,48 @@ def test_short_run_saves_its_settings_and_checkpoints(short_run):
     assert "Settings" in events.Tags()["tensors"]
 
 
+def test_short_run_writes_the_evaluation_figures_and_digit_histogram(short_run):
+    events = read_events(short_run / "logs" / "short")
+    for tag in ("classifier_score", "frechet_distance", "digits_covered",
+                "largest_digit_share"):
+        values = scalar_values(short_run / "logs" / "short", f"Evaluation/{tag}")
+        assert [step for step, _ in values] == [0, 100, 200, 300], tag
+    scores = [value for _, value in scalar_values(short_run / "logs" / "short",
+                                                  "Evaluation/classifier_score")]
+    assert all(1.0 <= score <= 10.0 for score in scores)
+    histograms = events.Histograms("Evaluation/predicted_digits")
+    assert [event.step for event in histograms] == [0, 100, 200, 300]
+    assert histograms[-1].histogram_value.num == 2000
+    assert 0 <= histograms[-1].histogram_value.min <= histograms[-1].histogram_value.max <= 9
+
+
+def test_short_run_keeps_its_grids_as_png_files_and_a_gif(short_run):
+    from PIL import Image
+
+    grids = short_run / "logs" / "short" / "grids"
+    names = sorted(path.name for path in grids.glob("*.png"))
+    assert names == [f"step_{step:06d}.png" for step in (0, 100, 200, 300)]
+    with Image.open(grids / "step_000300.png") as picture:
+        assert picture.size == (224, 224) and picture.mode == "L"
+    with Image.open(grids / "progress.gif") as animation:
+        assert animation.n_frames == 4
+    grid_events = read_events(short_run / "logs" / "short").Images("Fixed_noise_grid/image")
+    assert [event.step for event in grid_events] == [0, 100, 200, 300]
+    assert (grid_events[0].width, grid_events[0].height) == (224, 224)
+
+
+def test_eval_only_prints_the_latest_checkpoints_figures_and_writes_nothing(
+    short_run, capsys
+):
+    before = sorted(path for path in short_run.rglob("*"))
+    capsys.readouterr()
+    assert run_main(short_run, "--eval-only", "short") == 0
+    output = capsys.readouterr().out
+    assert "Run 'short' at step 300: classifier score" in output
+    assert "[N=2,000]" in output
+    assert sorted(path for path in short_run.rglob("*")) == before
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -107,6 +149,7 @@ def checkpoint_weights(tf, checkpoint_dir):
 
 
 REPEAT_FLAGS = ["--steps", "120", "--summary-every", "20", "--image-every", "0",
+                "--eval-samples", "1000",
                 "--checkpoint-every", "0", "--eval-every", "0"]
 
 
