@@ -293,7 +293,7 @@ def noise(settings, count, stream):
         seed=seed,
         minval=-1.0,
         maxval=1.0,
-        alg="philox",  # named, so every device and XLA draw the same numbers
+        alg="philox",  # named, so that every device draws the same numbers
         name="z",
     )
 
@@ -310,12 +310,14 @@ def generator(z, settings, scope="Generator"):
 
 
 def discriminator(real_images, fake_images, settings, scope="Discriminator"):
-    """The logit that an image is fake, for the real batch stacked on the fake one."""
+    """The logit that an image is fake, for the real batch stacked on the fake one
+    (or for the fakes alone when real_images is None)."""
     with tf.name_scope(scope), tf.variable_scope(
         "Discriminator", reuse=tf.AUTO_REUSE, auxiliary_name_scope=False
     ):
         with tf.name_scope("Input_layer"):
-            images = tf.concat([real_images, fake_images], axis=0, name="images")
+            parts = [fake_images] if real_images is None else [real_images, fake_images]
+            images = tf.concat(parts, axis=0, name="images")
         hidden = dense(images, settings["d_hidden"], "First_layer", tf.nn.relu)
         logits = dense(hidden, 1, "Output_layer")
         return tf.identity(logits, name="D_logit")
@@ -481,8 +483,8 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             collections=[tf.GraphKeys.LOCAL_VARIABLES],
             name="all_images",
         )
-        # Always steps_per_run rows of batch rows, only the first `count` used, so the
-        # compiled loop sees one shape and is compiled once.
+        # Always steps_per_run sets of batch rows, only the first `count` used: one
+        # shape for every block.
         rows = tf.placeholder(tf.int32, [settings["steps_per_run"], batch_size], "rows")
         count = tf.placeholder(tf.int64, [], "count")
         first_step = tf.identity(global_step)
@@ -500,9 +502,13 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                 d_loss, var_list=tf.trainable_variables("Discriminator")
             )
 
+            # The generator learns against the updated discriminator, which only the
+            # fakes need: the label mask zeroes the real rows of G_loss whatever their
+            # logits, so they stand in as zeros and the real half is not recomputed.
             with tf.control_dependencies([d_update]):
-                logits = discriminator(real_images, fake_images, settings)
-            g_loss = generator_loss(logits, labels)
+                fake_logits = discriminator(None, fake_images, settings)
+            real_rows = tf.zeros([batch_size, 1])
+            g_loss = generator_loss(tf.concat([real_rows, fake_logits], 0), labels)
             g_update = g_optimizer.minimize(
                 g_loss, var_list=tf.trainable_variables("Generator")
             )
@@ -514,15 +520,12 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         def keep_going(current, all_finite, last_d_loss, last_g_loss):
             return tf.logical_and(current < last_step, all_finite)
 
-        # XLA compiles the whole loop into one program: the small element-wise ops
-        # (Adam's updates, the activations) fuse, and no op is scheduled one by one.
-        with tf.xla.experimental.jit_scope():
-            reached, _, d_loss, g_loss = tf.while_loop(
-                keep_going,
-                step,
-                [first_step, tf.constant(True), tf.constant(0.0), tf.constant(0.0)],
-                parallel_iterations=1,
-            )
+        reached, _, d_loss, g_loss = tf.while_loop(
+            keep_going,
+            step,
+            [first_step, tf.constant(True), tf.constant(0.0), tf.constant(0.0)],
+            parallel_iterations=1,
+        )
         run_steps = tf.assign(global_step, reached)
     return {
         "all_images_feed": all_images_feed,
@@ -842,7 +845,7 @@ def training_steps(run, settings, images, step, signals):
 
 
 def fast_steps(run, settings, num_examples, step, stop):
-    """Steps step..stop-1 in one session.run of the compiled training loop."""
+    """Steps step..stop-1 in one session.run of the in-graph training loop."""
     graph = run.graph
     rows = np.zeros(graph["rows"].shape, np.int32)
     for index, current in enumerate(range(step, stop)):
