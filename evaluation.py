@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import io
 import math
-import os
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 import mnist_idx
+import runs
 import tensorflow_setup
 
 tf = None  # tensorflow.compat.v1, imported on first use so that --help stays quick
@@ -339,7 +339,7 @@ def save_weights(weights, path):
     content = weights_file_bytes(weights)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_replacing(path, content)
+        runs.write_atomically(path, lambda file: file.write(content), binary=True)
     except OSError as error:
         raise EvaluationError(
             f"The classifier cannot be saved to {path} ({error.strerror}); choose a "
@@ -353,21 +353,14 @@ def cache_weights(weights, path):
     checksum = save_weights(weights, path)
     save_text = f"{checksum}  {path.name}\n".encode()
     try:
-        write_replacing(checksum_path(path), save_text)
+        runs.write_atomically(
+            checksum_path(path), lambda file: file.write(save_text), binary=True
+        )
     except OSError as error:
         raise EvaluationError(
             f"The classifier's checksum cannot be saved beside {path} "
             f"({error.strerror}); choose a writable folder for it."
         ) from None
-
-
-def write_replacing(path, content):
-    """Write content to path through a temporary file: never a half-written file."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as temporary:
-        temporary.write(content)
-    # Temporary files are private to their owner; this one is an ordinary data file.
-    os.chmod(temporary.name, 0o644)
-    os.replace(temporary.name, path)
 
 
 def checksum_path(path):

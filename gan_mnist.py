@@ -11,9 +11,7 @@ here through tf.compat.v1 in graph mode, with the tutorial's scopes, sizes and l
 """
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,9 +27,9 @@ import tensorflow_setup
 tf = None  # tensorflow.compat.v1, imported by import_tensorflow() once flags are valid
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Settings
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 # The tutorial's constants, each one a flag.
 DEFAULTS = {
@@ -79,7 +77,7 @@ EVALUATION_SCALARS = (
 )
 GRID_SIZE = 64  # the fixed-noise samples shown as one 8x8 grid
 # A classifier retrained when the shipped one is damaged is cached here, under
-# --checkpoint-dir; no run can be called this, as run names start with a letter or digit.
+# --checkpoint-dir; no run can take this name: run names start with a letter or digit.
 CLASSIFIER_CACHE = ".classifier"
 
 
@@ -91,7 +89,10 @@ def build_parser():
     def flag(name, kind, help_text):
         key = name[2:].replace("-", "_")
         parser.add_argument(
-            name, type=kind, default=DEFAULTS[key], help=f"{help_text} (default: %(default)s)"
+            name,
+            type=kind,
+            default=DEFAULTS[key],
+            help=f"{help_text} (default: %(default)s)",
         )
 
     flag("--steps", int, "total training steps the run reaches")
@@ -126,7 +127,9 @@ def build_parser():
         "the flags given again",
     )
     parser.add_argument(
-        "--eval-only", metavar="RUN", help="evaluate RUN's latest checkpoint, no training"
+        "--eval-only",
+        metavar="RUN",
+        help="evaluate RUN's latest checkpoint, no training",
     )
     parser.add_argument(
         "--plain-loop",
@@ -187,8 +190,11 @@ def find_problem(settings):
         if settings[key] < lowest:
             flag = "--" + key.replace("_", "-")
             return f"{flag} must be at least {lowest} (got {settings[key]})."
-    if not settings["learning_rate"] > 0 or not math.isfinite(settings["learning_rate"]):
-        return f"--learning-rate must be a positive number (got {settings['learning_rate']})."
+    if not settings["learning_rate"] > 0 or not math.isfinite(
+        settings["learning_rate"]
+    ):
+        rate = settings["learning_rate"]
+        return f"--learning-rate must be a positive number (got {rate})."
     if not 0 <= settings["label_smoothing"] < 1:
         return (
             "--label-smoothing must lie in [0, 1), the real images' target "
@@ -196,7 +202,8 @@ def find_problem(settings):
         )
     if not Path(settings["data_dir"]).is_dir():
         return (
-            f"The data folder {settings['data_dir']} does not exist; pass --data-dir with "
+            f"The data folder {settings['data_dir']} does not exist; pass --data-dir "
+            "with "
             "a folder holding the four MNIST IDX files."
         )
     if settings["run_name"] is not None:
@@ -217,9 +224,9 @@ def import_tensorflow(verbose):
     return tf
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Data
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def load_data(data_dir):
@@ -253,7 +260,9 @@ def _epoch_order(seed, epoch, num_examples):
     key = (seed, epoch, num_examples)
     if key not in _order_cache:
         _order_cache.clear()
-        _order_cache[key] = np.random.default_rng([seed, epoch]).permutation(num_examples)
+        _order_cache[key] = np.random.default_rng([seed, epoch]).permutation(
+            num_examples
+        )
     return _order_cache[key]
 
 
@@ -263,9 +272,9 @@ def real_batch(images, seed, step, batch_size):
     return images[rows].astype(np.float32) / 255
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The graph, scope by scope
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def dense(inputs, units, scope, activation=None):
@@ -287,7 +296,9 @@ def noise(settings, count, stream):
     `stream` is the training step for the noise of that step, so a resumed run draws
     exactly what an uninterrupted run would have drawn.
     """
-    seed = tf.stack([tf.constant(settings["seed"], tf.int64), tf.cast(stream, tf.int64)])
+    seed = tf.stack(
+        [tf.constant(settings["seed"], tf.int64), tf.cast(stream, tf.int64)]
+    )
     return tf.random.stateless_uniform(
         [count, settings["z_dim"]],
         seed=seed,
@@ -328,9 +339,9 @@ def fake_labels(batch_size):
     return tf.concat([tf.zeros([batch_size, 1]), tf.ones([batch_size, 1])], axis=0)
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The losses
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def discriminator_loss(logits, labels, label_smoothing):
@@ -353,9 +364,9 @@ def generator_loss(logits, labels):
         return tf.reduce_mean(cross_entropy * labels)
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The whole graph: the tutorial's step, the fast training loop, summaries
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def build_graph(settings, num_examples):
@@ -476,7 +487,9 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
     """
     batch_size = settings["batch_size"]
     with tf.name_scope("Steps"):
-        all_images_feed = tf.placeholder(tf.uint8, [num_examples, IMAGE_PIXELS], "all_images")
+        all_images_feed = tf.placeholder(
+            tf.uint8, [num_examples, IMAGE_PIXELS], "all_images"
+        )
         all_images = tf.Variable(
             all_images_feed,
             trainable=False,
@@ -538,9 +551,9 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
     }
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The training loop
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def next_stop(step, settings):
@@ -618,7 +631,8 @@ class Run:
         """The loss summaries of `step`, before its update; returns the D loss."""
         graph = self.graph
         summary, d_loss = self.session.run(
-            [graph["loss_summary"], graph["d_loss"]], {graph["real_images"]: real_images}
+            [graph["loss_summary"], graph["d_loss"]],
+            {graph["real_images"]: real_images},
         )
         self.writer.add_summary(summary, step)
         return d_loss
@@ -633,7 +647,8 @@ class Run:
         picture = image_export.grid(grid_images)
         self.writer.add_summary(summary, step)
         self.writer.add_summary(
-            self.session.run(graph["grid_summary"], {graph["grid_picture"]: picture}), step
+            self.session.run(graph["grid_summary"], {graph["grid_picture"]: picture}),
+            step,
         )
         self.grid_dir.mkdir(exist_ok=True)
         image_export.save_png(picture, self.grid_dir / f"step_{step:06d}.png")
@@ -720,7 +735,7 @@ def evaluate_only(settings, data, folders):
 
 
 def check_checkpoint_fits(checkpoint):
-    """Refuse, in one sentence, a checkpoint whose variables differ from this graph's."""
+    """Refuse, in one sentence, a checkpoint whose variables differ from the graph's."""
     try:
         saved = dict(tf.train.list_variables(checkpoint))
     except Exception:  # TensorFlow raises several kinds for an unreadable bundle
@@ -874,9 +889,9 @@ def plain_steps(run, settings, images, step, stop):
     return stop, d_loss, g_loss
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # main
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def main(argv=None):
@@ -884,14 +899,18 @@ def main(argv=None):
     try:
         data = load_data(settings["data_dir"])
         log_dir = Path(settings["logdir"]).resolve() / settings["run_name"]
-        checkpoint_dir = Path(settings["checkpoint_dir"]).resolve() / settings["run_name"]
+        checkpoint_dir = (
+            Path(settings["checkpoint_dir"]).resolve() / settings["run_name"]
+        )
         folders = (log_dir, checkpoint_dir)
         if settings["eval_only"]:
             runs.find_checkpoint(checkpoint_dir)
             import_tensorflow(settings["verbose"])
             return evaluate_only(settings, data, folders)
 
-        runs.prepare_run_folders(log_dir, checkpoint_dir, resume=bool(settings["resume"]))
+        runs.prepare_run_folders(
+            log_dir, checkpoint_dir, resume=bool(settings["resume"])
+        )
         import_tensorflow(settings["verbose"])
         print(f"Run {settings['run_name']!r}: summaries in {log_dir}")
         print(f"Checkpoints and settings in {checkpoint_dir}")
@@ -901,7 +920,10 @@ def main(argv=None):
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted before training began; no checkpoint was written.", file=sys.stderr)
+        print(
+            "Interrupted before training began; no checkpoint was written.",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -1,4 +1,4 @@
-"""Sample grids as images: one 8x8 grid of digits, saved as PNG and gathered into a GIF."""
+"""Sample grids as pictures: 8x8 digits per image, saved as PNG, gathered in a GIF."""
 
 import numpy as np
 from PIL import Image

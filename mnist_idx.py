@@ -17,10 +17,26 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "data" / "mnist"
 # File stems, the IDX magic number each must carry, and the MD5 of the canonical
 # MNIST file's uncompressed content.
 FILES = {
-    "train_images": ("train-images-idx3-ubyte", 0x803, "6bbc9ace898e44ae57da46a324031adb"),
-    "train_labels": ("train-labels-idx1-ubyte", 0x801, "a25bea736e30d166cdddb491f175f624"),
-    "test_images": ("t10k-images-idx3-ubyte", 0x803, "2646ac647ad5339dbf082846283269ea"),
-    "test_labels": ("t10k-labels-idx1-ubyte", 0x801, "27ae3e4e09519cfbb04c329615203637"),
+    "train_images": (
+        "train-images-idx3-ubyte",
+        0x803,
+        "6bbc9ace898e44ae57da46a324031adb",
+    ),
+    "train_labels": (
+        "train-labels-idx1-ubyte",
+        0x801,
+        "a25bea736e30d166cdddb491f175f624",
+    ),
+    "test_images": (
+        "t10k-images-idx3-ubyte",
+        0x803,
+        "2646ac647ad5339dbf082846283269ea",
+    ),
+    "test_labels": (
+        "t10k-labels-idx1-ubyte",
+        0x801,
+        "27ae3e4e09519cfbb04c329615203637",
+    ),
 }
 IMAGE_SIDE = 28
 GZIP_MAGIC = b"\x1f\x8b"
@@ -39,7 +55,7 @@ class Mnist(NamedTuple):
 
 
 def load_mnist(data_dir=SHIPPED_DIR):
-    """Read the four files from data_dir, checking each; raise DataError if one is bad."""
+    """Read and check the four files in data_dir; raise DataError if one is bad."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(
@@ -60,7 +76,8 @@ def load_mnist(data_dir=SHIPPED_DIR):
         if hashlib.md5(content).hexdigest() != md5:
             if shipped:
                 raise DataError(
-                    f"{path} does not match the canonical MNIST file (MD5 differs); {fix}."
+                    f"{path} does not match the canonical MNIST file (MD5 differs); "
+                    f"{fix}."
                 )
             canonical = False
 
@@ -98,9 +115,7 @@ def _read(data_dir, stem, fix):
     try:
         return path, gzip.decompress(raw)
     except (EOFError, OSError, zlib.error):
-        raise DataError(
-            f"{path} is a truncated or corrupt gzip file; {fix}."
-        ) from None
+        raise DataError(f"{path} is a truncated or corrupt gzip file; {fix}.") from None
 
 
 def _parse(path, content, magic, fix):
@@ -116,7 +131,9 @@ def _parse(path, content, magic, fix):
     dims = [int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     expected = header_size + int(np.prod(dims))
     if len(content) != expected:
-        state = "truncated" if len(content) < expected else "longer than its header says"
+        state = (
+            "truncated" if len(content) < expected else "longer than its header says"
+        )
         raise DataError(
             f"{path} is {state} ({len(content)} bytes uncompressed, its header "
             f"promises {expected}); {fix}."
@@ -131,7 +148,5 @@ def _parse(path, content, magic, fix):
     if ndim == 3:
         return array.reshape(dims[0], IMAGE_SIDE * IMAGE_SIDE)
     if array.size and array.max() > 9:
-        raise DataError(
-            f"{path} holds label {int(array.max())}, outside 0-9; {fix}."
-        )
+        raise DataError(f"{path} holds label {int(array.max())}, outside 0-9; {fix}.")
     return array

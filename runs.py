@@ -52,7 +52,8 @@ def prepare_run_folders(log_dir, checkpoint_dir, resume):
         find_checkpoint(checkpoint_dir)
     elif log_dir.exists() or checkpoint_dir.exists():
         raise RunError(
-            f"Run name {run!r} is already in use ({log_dir} or {checkpoint_dir} exists); "
+            f"Run name {run!r} is already in use ({log_dir} or {checkpoint_dir} "
+            "exists); "
             f"pick another --run-name, or continue it with --resume {run}."
         )
 
@@ -86,6 +87,7 @@ def write_atomically(path, write, binary=False):
     try:
         with os.fdopen(handle, "wb" if binary else "w") as file:
             write(file)
+        os.chmod(temporary, 0o644)  # an ordinary data file, not mkstemp's private one
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -94,7 +96,9 @@ def write_atomically(path, write, binary=False):
 
 def save_settings(checkpoint_dir, settings):
     text = json.dumps(settings, indent=2) + "\n"
-    write_atomically(Path(checkpoint_dir) / SETTINGS_FILE, lambda file: file.write(text))
+    write_atomically(
+        Path(checkpoint_dir) / SETTINGS_FILE, lambda file: file.write(text)
+    )
 
 
 def load_settings(checkpoint_dir):

@@ -1,4 +1,4 @@
-"""Shared fixtures: the project on the import path, TensorFlow, and one short real run."""
+"""Shared fixtures: the project on the import path, TensorFlow, one short real run."""
 
 import sys
 from pathlib import Path
@@ -13,12 +13,18 @@ import mnist_idx  # noqa: E402
 
 # Small cadences so a few hundred real steps exercise every kind of output.
 SHORT_RUN_FLAGS = [
-    "--steps", "300",
-    "--summary-every", "50",
-    "--image-every", "100",
-    "--checkpoint-every", "100",
-    "--eval-every", "100",
-    "--eval-samples", "2000",
+    "--steps",
+    "300",
+    "--summary-every",
+    "50",
+    "--image-every",
+    "100",
+    "--checkpoint-every",
+    "100",
+    "--eval-every",
+    "100",
+    "--eval-samples",
+    "2000",
 ]
 
 
@@ -61,7 +67,9 @@ def read_events(log_dir):
             event_accumulator.TENSORS,
         )
     }
-    accumulator = event_accumulator.EventAccumulator(str(log_dir), size_guidance=keep_all)
+    accumulator = event_accumulator.EventAccumulator(
+        str(log_dir), size_guidance=keep_all
+    )
     accumulator.Reload()
     return accumulator
 

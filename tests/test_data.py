@@ -50,8 +50,9 @@ def test_half_a_gzip_file_is_truncated(tmp_path):
     folder = copy_of_shipped(tmp_path)
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    assert "train-images-idx3-ubyte.gz is a truncated or corrupt gzip file" in load_error(
-        folder
+    assert (
+        "train-images-idx3-ubyte.gz is a truncated or corrupt gzip file"
+        in load_error(folder)
     )
 
 

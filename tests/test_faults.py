@@ -14,8 +14,16 @@ import pytest
 import runs
 from conftest import ROOT, read_events, run_main
 
-QUIET_FLAGS = ["--summary-every", "20", "--image-every", "0", "--eval-every", "0",
-               "--eval-samples", "1000"]
+QUIET_FLAGS = [
+    "--summary-every",
+    "20",
+    "--image-every",
+    "0",
+    "--eval-every",
+    "0",
+    "--eval-samples",
+    "1000",
+]
 
 
 def folder_fingerprint(folder):
@@ -41,8 +49,14 @@ def one_error_line(captured):
         (["--z-dim", "-3"], "--z-dim must be at least 1 (got -3)."),
         (["--learning-rate", "-0.1"], "--learning-rate must be a positive number"),
         (["--label-smoothing", "1.5"], "--label-smoothing must lie in [0, 1)"),
-        (["--data-dir", "/no/such/folder"], "The data folder /no/such/folder does not exist"),
-        (["--run-name", "../escape"], "--run-name '../escape' is not a plain folder name"),
+        (
+            ["--data-dir", "/no/such/folder"],
+            "The data folder /no/such/folder does not exist",
+        ),
+        (
+            ["--run-name", "../escape"],
+            "--run-name '../escape' is not a plain folder name",
+        ),
     ],
 )
 def test_nonsense_flags_are_refused_before_tensorflow_starts(tmp_path, flags, expected):
@@ -71,18 +85,27 @@ def test_run_name_in_use_is_refused_and_left_alone(tf, tmp_path, capsys):
 
     assert run_main(tmp_path, "--run-name", "taken", "--steps", "40", *QUIET_FLAGS) == 1
     message = one_error_line(capsys.readouterr())
-    assert "Run name 'taken' is already in use" in message and "--resume taken" in message
+    assert (
+        "Run name 'taken' is already in use" in message and "--resume taken" in message
+    )
     assert folder_fingerprint(tmp_path) == before
 
 
-def test_checkpoint_of_another_size_is_refused_naming_the_fitting_flags(tf, tmp_path, capsys):
+def test_checkpoint_of_another_size_is_refused_naming_the_fitting_flags(
+    tf, tmp_path, capsys
+):
     assert run_main(tmp_path, "--run-name", "sized", "--steps", "40", *QUIET_FLAGS) == 0
     before = folder_fingerprint(tmp_path)
     capsys.readouterr()
 
-    assert run_main(tmp_path, "--resume", "sized", "--steps", "80", "--g-hidden", "64") == 1
+    assert (
+        run_main(tmp_path, "--resume", "sized", "--steps", "80", "--g-hidden", "64")
+        == 1
+    )
     message = one_error_line(capsys.readouterr())
-    assert "Generator/First_layer/kernel is [100, 128] there but [100, 64] here" in message
+    assert (
+        "Generator/First_layer/kernel is [100, 128] there but [100, 64] here" in message
+    )
     assert "--z-dim 100 --g-hidden 128 --d-hidden 128" in message
     assert folder_fingerprint(tmp_path) == before
 
@@ -94,7 +117,9 @@ def test_checkpoint_from_something_else_is_refused(tf, tmp_path, capsys):
     with tf.Graph().as_default(), tf.Session() as session:
         tf.get_variable("unrelated", [3])
         session.run(tf.global_variables_initializer())
-        tf.train.Saver().save(session, str(checkpoint_dir / "model.ckpt"), global_step=5)
+        tf.train.Saver().save(
+            session, str(checkpoint_dir / "model.ckpt"), global_step=5
+        )
     before = folder_fingerprint(tmp_path)
 
     assert run_main(tmp_path, "--resume", "alien", "--steps", "10") == 1
@@ -104,7 +129,9 @@ def test_checkpoint_from_something_else_is_refused(tf, tmp_path, capsys):
     assert folder_fingerprint(tmp_path) == before
 
 
-def test_folder_that_cannot_be_created_is_reported_before_training(tf, tmp_path, capsys):
+def test_folder_that_cannot_be_created_is_reported_before_training(
+    tf, tmp_path, capsys
+):
     blocker = tmp_path / "a_file"
     blocker.write_text("in the way")
     status = gan_main_with(tmp_path, logdir=blocker / "logs")
@@ -131,7 +158,9 @@ def read_only_folder(tmp_path):
     subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_read_only_folder_is_reported_before_training(tf, tmp_path, read_only_folder, capsys):
+def test_read_only_folder_is_reported_before_training(
+    tf, tmp_path, read_only_folder, capsys
+):
     status = gan_main_with(tmp_path, logdir=read_only_folder)
     message = one_error_line(capsys.readouterr())
     assert status == 1
@@ -143,23 +172,43 @@ def gan_main_with(tmp_path, logdir):
     import gan_mnist
 
     return gan_mnist.main(
-        ["--logdir", str(logdir), "--checkpoint-dir", str(tmp_path / "tmp"),
-         "--run-name", "blocked", "--steps", "10"]
+        [
+            "--logdir",
+            str(logdir),
+            "--checkpoint-dir",
+            str(tmp_path / "tmp"),
+            "--run-name",
+            "blocked",
+            "--steps",
+            "10",
+        ]
     )
 
 
 def test_non_finite_losses_stop_the_run_and_keep_the_last_finite_checkpoint(
     tf, tmp_path, capsys
 ):
-    flags = ["--summary-every", "20", "--image-every", "50", "--eval-every", "0",
-             "--checkpoint-every", "50"]
+    flags = [
+        "--summary-every",
+        "20",
+        "--image-every",
+        "50",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "50",
+    ]
     assert run_main(tmp_path, "--run-name", "blowup", "--steps", "100", *flags) == 0
     capsys.readouterr()
 
-    status = run_main(tmp_path, "--resume", "blowup", "--steps", "400", "--learning-rate", "1e30")
+    status = run_main(
+        tmp_path, "--resume", "blowup", "--steps", "400", "--learning-rate", "1e30"
+    )
     assert status == 1
     message = one_error_line(capsys.readouterr())
-    match = re.search(r"the losses or weights stopped being finite at step (\d+)", message)
+    match = re.search(
+        r"the losses or weights stopped being finite at step (\d+)", message
+    )
     assert match and 100 <= int(match.group(1)) < 400
 
     checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "blowup")
@@ -167,16 +216,32 @@ def test_non_finite_losses_stop_the_run_and_keep_the_last_finite_checkpoint(
     reader = tf.train.load_checkpoint(checkpoint)
     for name in reader.get_variable_to_shape_map():
         assert np.all(np.isfinite(reader.get_tensor(name))), name
-    grids = sorted(path.name for path in (tmp_path / "logs" / "blowup" / "grids").glob("*.png"))
+    grids = sorted(
+        path.name for path in (tmp_path / "logs" / "blowup" / "grids").glob("*.png")
+    )
     assert grids == ["step_000000.png", "step_000050.png", "step_000100.png"]
 
 
 def test_interrupt_saves_a_checkpoint_and_the_run_resumes_from_it(tf, tmp_path):
     command = [
-        sys.executable, str(ROOT / "gan_mnist.py"), "--run-name", "stopped",
-        "--steps", "1000000", "--summary-every", "50", "--image-every", "0",
-        "--eval-every", "0", "--checkpoint-every", "100000",
-        "--logdir", str(tmp_path / "logs"), "--checkpoint-dir", str(tmp_path / "tmp"),
+        sys.executable,
+        str(ROOT / "gan_mnist.py"),
+        "--run-name",
+        "stopped",
+        "--steps",
+        "1000000",
+        "--summary-every",
+        "50",
+        "--image-every",
+        "0",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "100000",
+        "--logdir",
+        str(tmp_path / "logs"),
+        "--checkpoint-dir",
+        str(tmp_path / "tmp"),
     ]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
@@ -192,14 +257,20 @@ def test_interrupt_saves_a_checkpoint_and_the_run_resumes_from_it(tf, tmp_path):
 
     assert process.returncode == 130, errors
     assert f"tensorboard --logdir {tmp_path / 'logs'}" in "".join(opening)
-    match = re.search(r"Stopped by SIGINT at step (\d+); checkpoint saved\. Resume with: "
-                      r"python gan_mnist\.py --resume stopped", output)
+    match = re.search(
+        r"Stopped by SIGINT at step (\d+); checkpoint saved\. Resume with: "
+        r"python gan_mnist\.py --resume stopped",
+        output,
+    )
     assert match, output
     stopped_at = int(match.group(1))
     assert stopped_at > 0
     checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "stopped")
     assert checkpoint.endswith(f"model.ckpt-{stopped_at}")
-    steps = [event.step for event in read_events(tmp_path / "logs" / "stopped").Scalars("D_loss")]
+    steps = [
+        event.step
+        for event in read_events(tmp_path / "logs" / "stopped").Scalars("D_loss")
+    ]
     assert steps and steps[-1] <= stopped_at and steps[-1] > stopped_at - 50 - 100
 
     resumed_to = stopped_at + 120
@@ -207,5 +278,8 @@ def test_interrupt_saves_a_checkpoint_and_the_run_resumes_from_it(tf, tmp_path):
     assert runs.latest_checkpoint(tmp_path / "tmp" / "stopped").endswith(
         f"model.ckpt-{resumed_to}"
     )
-    steps = [event.step for event in read_events(tmp_path / "logs" / "stopped").Scalars("D_loss")]
+    steps = [
+        event.step
+        for event in read_events(tmp_path / "logs" / "stopped").Scalars("D_loss")
+    ]
     assert steps == sorted(set(steps)) and steps[-1] > stopped_at

@@ -51,7 +51,9 @@ def test_discriminator_update_leaves_the_generator_unchanged(tf, graph):
 def test_generator_update_leaves_the_discriminator_unchanged(tf, graph):
     changed = run_update(tf, graph[1], "g_train")
     assert all(changed[name] for name in changed if name.startswith("Generator/"))
-    assert not any(changed[name] for name in changed if name.startswith("Discriminator/"))
+    assert not any(
+        changed[name] for name in changed if name.startswith("Discriminator/")
+    )
 
 
 def numpy_sigmoid_cross_entropy(logits, targets):
@@ -66,7 +68,9 @@ def test_losses_match_numpy_with_masked_real_terms(tf, smoothing):
     with tf.Graph().as_default(), tf.Session() as session:
         d_loss, g_loss = session.run(
             [
-                gan_mnist.discriminator_loss(tf.constant(logits), tf.constant(labels), smoothing),
+                gan_mnist.discriminator_loss(
+                    tf.constant(logits), tf.constant(labels), smoothing
+                ),
                 gan_mnist.generator_loss(tf.constant(logits), tf.constant(labels)),
             ]
         )
@@ -86,14 +90,21 @@ def test_label_smoothing_changes_only_the_real_targets(tf):
     logits = np.array([[1.5], [0.25], [0.5], [-0.5]], dtype=np.float32)
     real_only = np.array([[0], [0], [1], [1]], dtype=np.float32)
     with tf.Graph().as_default(), tf.Session() as session:
+
         def loss(smoothing):
             return session.run(
-                gan_mnist.discriminator_loss(tf.constant(logits), tf.constant(real_only), smoothing)
+                gan_mnist.discriminator_loss(
+                    tf.constant(logits), tf.constant(real_only), smoothing
+                )
             )
 
         plain, smoothed = loss(0.0), loss(0.1)
-    per_row_plain = numpy_sigmoid_cross_entropy(logits, np.where(real_only == 1, 1.0, 0.0))
-    per_row_smoothed = numpy_sigmoid_cross_entropy(logits, np.where(real_only == 1, 1.0, 0.1))
+    per_row_plain = numpy_sigmoid_cross_entropy(
+        logits, np.where(real_only == 1, 1.0, 0.0)
+    )
+    per_row_smoothed = numpy_sigmoid_cross_entropy(
+        logits, np.where(real_only == 1, 1.0, 0.1)
+    )
     # The fake rows contribute the same; the whole difference comes from the real rows.
     np.testing.assert_allclose(per_row_plain[2:], per_row_smoothed[2:])
     assert smoothed != plain

@@ -1,8 +1,7 @@
-"""Short real runs on the shipped data: what they write, and that runs are repeatable."""
+"""Short real runs on the shipped data: what they write; that runs are repeatable."""
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,22 +18,31 @@ from conftest import ROOT, SHORT_RUN_FLAGS, read_events, run_main, scalar_values
 def test_short_run_writes_both_losses_the_images_and_the_graph(short_run):
     events = read_events(short_run / "logs" / "short")
     tags = events.Tags()
-    assert {"D_loss", "G_loss", "D_of_real_images", "D_of_fake_images"} <= set(tags["scalars"])
-    assert [step for step, _ in scalar_values(short_run / "logs" / "short", "D_loss")] == [
-        0, 50, 100, 150, 200, 250
-    ]
+    assert {"D_loss", "G_loss", "D_of_real_images", "D_of_fake_images"} <= set(
+        tags["scalars"]
+    )
+    assert [
+        step for step, _ in scalar_values(short_run / "logs" / "short", "D_loss")
+    ] == [0, 50, 100, 150, 200, 250]
 
     image_tags = [tag for tag in tags["images"] if tag.startswith("Generated_images/")]
     assert len(image_tags) == 8
     image = events.Images("Generated_images/image/0")[0]
     assert (image.width, image.height) == (28, 28)
     assert [event.step for event in events.Images("Generated_images/image/0")] == [
-        0, 100, 200, 300
+        0,
+        100,
+        200,
+        300,
     ]
 
     assert tags["graph"]
     node_names = {node.name for node in events.Graph().node}
-    for name in ("Generator/First_layer/MatMul", "Discriminator/D_logit", "real_images"):
+    for name in (
+        "Generator/First_layer/MatMul",
+        "Discriminator/D_logit",
+        "real_images",
+    ):
         assert name in node_names
     assert any(name.startswith("D_Loss/") for name in node_names)
     assert any(name.startswith("G_loss/") for name in node_names)
@@ -53,17 +61,30 @@ def test_short_run_saves_its_settings_and_checkpoints(short_run):
 
 def test_short_run_writes_the_evaluation_figures_and_digit_histogram(short_run):
     events = read_events(short_run / "logs" / "short")
-    for tag in ("classifier_score", "frechet_distance", "digits_covered",
-                "largest_digit_share"):
+    for tag in (
+        "classifier_score",
+        "frechet_distance",
+        "digits_covered",
+        "largest_digit_share",
+    ):
         values = scalar_values(short_run / "logs" / "short", f"Evaluation/{tag}")
         assert [step for step, _ in values] == [0, 100, 200, 300], tag
-    scores = [value for _, value in scalar_values(short_run / "logs" / "short",
-                                                  "Evaluation/classifier_score")]
+    scores = [
+        value
+        for _, value in scalar_values(
+            short_run / "logs" / "short", "Evaluation/classifier_score"
+        )
+    ]
     assert all(1.0 <= score <= 10.0 for score in scores)
     histograms = events.Histograms("Evaluation/predicted_digits")
     assert [event.step for event in histograms] == [0, 100, 200, 300]
     assert histograms[-1].histogram_value.num == 2000
-    assert 0 <= histograms[-1].histogram_value.min <= histograms[-1].histogram_value.max <= 9
+    assert (
+        0
+        <= histograms[-1].histogram_value.min
+        <= histograms[-1].histogram_value.max
+        <= 9
+    )
 
 
 def test_short_run_keeps_its_grids_as_png_files_and_a_gif(short_run):
@@ -76,7 +97,9 @@ def test_short_run_keeps_its_grids_as_png_files_and_a_gif(short_run):
         assert picture.size == (224, 224) and picture.mode == "L"
     with Image.open(grids / "progress.gif") as animation:
         assert animation.n_frames == 4
-    grid_events = read_events(short_run / "logs" / "short").Images("Fixed_noise_grid/image")
+    grid_events = read_events(short_run / "logs" / "short").Images(
+        "Fixed_noise_grid/image"
+    )
     assert [event.step for event in grid_events] == [0, 100, 200, 300]
     assert (grid_events[0].width, grid_events[0].height) == (224, 224)
 
@@ -113,8 +136,19 @@ def get_json(url, deadline):
 def test_tensorboard_server_serves_the_runs_scalars_and_images(short_run):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(short_run / "logs"),
-         "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false"],
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(short_run / "logs"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--load_fast",
+            "false",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -123,7 +157,9 @@ def test_tensorboard_server_serves_the_runs_scalars_and_images(short_run):
         deadline = time.monotonic() + 90
         scalars = get_json(f"{base}/scalars/scalars?run=short&tag=D_loss", deadline)
         assert [row[1] for row in scalars] == [0, 50, 100, 150, 200, 250]
-        expected = [value for _, value in scalar_values(short_run / "logs" / "short", "D_loss")]
+        expected = [
+            value for _, value in scalar_values(short_run / "logs" / "short", "D_loss")
+        ]
         assert [row[2] for row in scalars] == pytest.approx(expected)
 
         images = get_json(
@@ -148,9 +184,20 @@ def checkpoint_weights(tf, checkpoint_dir):
     }
 
 
-REPEAT_FLAGS = ["--steps", "120", "--summary-every", "20", "--image-every", "0",
-                "--eval-samples", "1000",
-                "--checkpoint-every", "0", "--eval-every", "0"]
+REPEAT_FLAGS = [
+    "--steps",
+    "120",
+    "--summary-every",
+    "20",
+    "--image-every",
+    "0",
+    "--eval-samples",
+    "1000",
+    "--checkpoint-every",
+    "0",
+    "--eval-every",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +267,17 @@ def test_progress_is_one_updating_line_on_a_terminal(tmp_path):
 
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "gan_mnist.py"), "--steps", "300", *SHORT_RUN_FLAGS[2:],
-         "--logdir", str(tmp_path / "logs"), "--checkpoint-dir", str(tmp_path / "tmp")],
+        [
+            sys.executable,
+            str(ROOT / "gan_mnist.py"),
+            "--steps",
+            "300",
+            *SHORT_RUN_FLAGS[2:],
+            "--logdir",
+            str(tmp_path / "logs"),
+            "--checkpoint-dir",
+            str(tmp_path / "tmp"),
+        ],
         stdout=terminal,
         stderr=terminal,
         cwd=tmp_path,
@@ -241,7 +297,11 @@ def test_progress_is_one_updating_line_on_a_terminal(tmp_path):
     text = output.decode()
     updates = [part for part in text.split("\r") if part.startswith("step ")]
     assert len(updates) >= 3
-    assert "step 300/300" in updates[-1] and "steps/s" in updates[-1] and "left" in updates[-1]
+    assert (
+        "step 300/300" in updates[-1]
+        and "steps/s" in updates[-1]
+        and "left" in updates[-1]
+    )
     assert all("\n" not in update.split("\x1b[K")[0] for update in updates)
 
 
@@ -258,7 +318,9 @@ def test_other_data_in_mnist_format_trains_with_a_note(tf, tmp_path, capsys):
     content[8] = (content[8] + 1) % 10
     labels.write_bytes(gzip.compress(bytes(content)))
 
-    status = run_main(tmp_path, "--data-dir", data, "--steps", "20", *SHORT_RUN_FLAGS[2:])
+    status = run_main(
+        tmp_path, "--data-dir", data, "--steps", "20", *SHORT_RUN_FLAGS[2:]
+    )
     assert status == 0
     assert "are not the canonical MNIST digits; training on them all the same" in (
         capsys.readouterr().out
