@@ -731,6 +731,9 @@ def evaluate_only(settings, data, folders):
             metrics = run.evaluate()
         run.evaluator.close()
     print(f"Run {settings['run_name']!r} at step {step}: {metrics.summary()}")
+    warning = evaluation.CollapseWatch().check_samples(step, metrics)
+    if warning:
+        print(warning)
     return 0
 
 
