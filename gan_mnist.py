@@ -171,8 +171,17 @@ def parse_settings(argv):
             parser.exit(2, f"Error: {error}\n")
         # Where the run's folders are is given by this command, never by the run.
         for key in DEFAULTS.keys() - given - {"logdir", "checkpoint_dir"}:
-            if key in saved:
-                settings[key] = saved[key]
+            if key not in saved:
+                continue
+            kind = type(DEFAULTS[key])
+            if type(saved[key]) not in ({int, float} if kind is float else {kind}):
+                parser.exit(
+                    2,
+                    f"Error: {checkpoint_dir / runs.SETTINGS_FILE} holds "
+                    f"{key}={saved[key]!r}, not of type {kind.__name__}; correct it, or give "
+                    f"--{key.replace('_', '-')} on the command line.\n",
+                )
+            settings[key] = saved[key]
 
     problem = find_problem(settings)
     if problem:
@@ -190,6 +199,8 @@ def find_problem(settings):
         if settings[key] < lowest:
             flag = "--" + key.replace("_", "-")
             return f"{flag} must be at least {lowest} (got {settings[key]})."
+    if not 0 <= settings["seed"] < 2**31:
+        return f"--seed must lie in 0..{2**31 - 1} (got {settings['seed']})."
     if not settings["learning_rate"] > 0 or not math.isfinite(
         settings["learning_rate"]
     ):
@@ -689,7 +700,13 @@ def open_run(settings, data, folders):
     checkpoint = runs.latest_checkpoint(run.checkpoint_dir)
     if checkpoint:
         check_checkpoint_fits(checkpoint)
-        graph["saver"].restore(session, checkpoint)
+        try:
+            graph["saver"].restore(session, checkpoint)
+        except tf.errors.OpError:
+            raise runs.RunError(
+                f"The checkpoint {checkpoint} is damaged (its data cannot be read); "
+                "restore it, or start a new run."
+            ) from None
     else:
         session.run(tf.global_variables_initializer())
     run.evaluator = evaluation.open_evaluator(
@@ -743,8 +760,8 @@ def check_checkpoint_fits(checkpoint):
         saved = dict(tf.train.list_variables(checkpoint))
     except Exception:  # TensorFlow raises several kinds for an unreadable bundle
         raise runs.RunError(
-            f"The checkpoint {checkpoint} cannot be read; delete that run's folder or "
-            "resume another run."
+            f"The checkpoint {checkpoint} is damaged or missing (its index cannot be "
+            "read); restore it, or start a new run."
         ) from None
 
     fitting_flags = " ".join(
@@ -823,10 +840,16 @@ def training_steps(run, settings, images, step, signals):
         if not (math.isfinite(d_loss) and math.isfinite(g_loss)) or not session.run(
             graph["weights_finite"]
         ):
+            kept = runs.latest_checkpoint(run.checkpoint_dir)
+            kept = (
+                f"the last finite checkpoint, {Path(kept).name}, is kept"
+                if kept
+                else "no checkpoint was written"
+            )
             progress.say(
                 f"Error: the losses or weights stopped being finite at step {step - 1} "
                 f"(D_loss {d_loss}, G_loss {g_loss}); lower --learning-rate and start "
-                "a new run (the last finite checkpoint is kept).",
+                f"a new run ({kept}).",
                 file=sys.stderr,
             )
             return 1
@@ -901,6 +924,12 @@ def main(argv=None):
     settings = parse_settings(argv)
     try:
         data = load_data(settings["data_dir"])
+        if settings["batch_size"] > len(data.train_images):
+            raise mnist_idx.DataError(
+                f"--batch-size {settings['batch_size']} is larger than the "
+                f"{len(data.train_images)} training images in {settings['data_dir']}; "
+                "give a smaller --batch-size."
+            )
         log_dir = Path(settings["logdir"]).resolve() / settings["run_name"]
         checkpoint_dir = (
             Path(settings["checkpoint_dir"]).resolve() / settings["run_name"]

@@ -105,14 +105,17 @@ def load_settings(checkpoint_dir):
     """The settings a run was started with, or {} if it saved none."""
     path = Path(checkpoint_dir) / SETTINGS_FILE
     try:
-        return json.loads(path.read_text())
+        settings = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):
+        settings = None
+    if not isinstance(settings, dict):
         raise RunError(
-            f"{path} is unreadable or not JSON; restore it, or delete it to resume "
-            "with the flags given now."
-        ) from None
+            f"{path} is unreadable or not a JSON object of settings; restore it, or "
+            "delete it to resume with the flags given now."
+        )
+    return settings
 
 
 def latest_checkpoint(checkpoint_dir):
@@ -124,7 +127,14 @@ def latest_checkpoint(checkpoint_dir):
     index = Path(checkpoint_dir) / "checkpoint"
     if not index.is_file():
         return None
-    match = re.search(r'^model_checkpoint_path: "(.*)"', index.read_text(), re.M)
+    try:
+        text = index.read_text()
+    except (OSError, UnicodeDecodeError):
+        raise RunError(
+            f"The checkpoint index {index} is unreadable; restore it, or start a new "
+            "run."
+        ) from None
+    match = re.search(r'^model_checkpoint_path: "(.*)"', text, re.M)
     if not match:
         return None
     prefix = Path(match.group(1))

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,6 +50,8 @@ def one_error_line(captured):
         (["--z-dim", "-3"], "--z-dim must be at least 1 (got -3)."),
         (["--learning-rate", "-0.1"], "--learning-rate must be a positive number"),
         (["--label-smoothing", "1.5"], "--label-smoothing must lie in [0, 1)"),
+        (["--seed", "-1"], "--seed must lie in 0..2147483647 (got -1)."),
+        (["--seed", str(2**70)], "--seed must lie in 0..2147483647"),
         (
             ["--data-dir", "/no/such/folder"],
             "The data folder /no/such/folder does not exist",
@@ -283,3 +286,73 @@ def test_interrupt_saves_a_checkpoint_and_the_run_resumes_from_it(tf, tmp_path):
         for event in read_events(tmp_path / "logs" / "stopped").Scalars("D_loss")
     ]
     assert steps == sorted(set(steps)) and steps[-1] > stopped_at
+
+
+def test_batch_larger_than_the_training_set_is_refused_before_any_folder(
+    tf, tmp_path, capsys
+):
+    assert run_main(tmp_path, "--batch-size", "70000", "--steps", "10") == 1
+    message = one_error_line(capsys.readouterr())
+    assert "--batch-size 70000 is larger than the 60000 training images" in message
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "tmp").exists()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tf, tmp_path_factory):
+    """A 40-step run whose folders the damage tests below copy and spoil."""
+    root = tmp_path_factory.mktemp("finished")
+    assert run_main(root, "--run-name", "base", "--steps", "40", *QUIET_FLAGS) == 0
+    return root
+
+
+def spoil_settings_with_a_number(checkpoint_dir):
+    (checkpoint_dir / "settings.json").write_text("5\n")
+
+
+def spoil_settings_with_a_wrong_type(checkpoint_dir):
+    path = checkpoint_dir / "settings.json"
+    path.write_text(
+        path.read_text().replace('"batch_size": 128', '"batch_size": "abc"')
+    )
+
+
+def spoil_checkpoint_data(checkpoint_dir):
+    data = next(checkpoint_dir.glob("model.ckpt-40.data-*"))
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+
+
+def spoil_checkpoint_index(checkpoint_dir):
+    (checkpoint_dir / "checkpoint").write_bytes(bytes(range(128, 256)))
+
+
+@pytest.mark.parametrize(
+    "spoil, status, expected",
+    [
+        (spoil_settings_with_a_number, 2, "is unreadable or not a JSON object"),
+        (spoil_settings_with_a_wrong_type, 2, "holds batch_size='abc', not of type int"),
+        (spoil_checkpoint_data, 1, "is damaged (its data cannot be read)"),
+        (spoil_checkpoint_index, 1, "is unreadable; restore it, or start a new run"),
+    ],
+)
+def test_damaged_run_files_are_refused_in_one_sentence(
+    tf, finished_run, tmp_path, capsys, spoil, status, expected
+):
+    shutil.copytree(finished_run, tmp_path, dirs_exist_ok=True)
+    spoil(tmp_path / "tmp" / "base")
+    before = folder_fingerprint(tmp_path)
+    capsys.readouterr()
+
+    try:
+        result = run_main(tmp_path, "--resume", "base", "--steps", "80")
+    except SystemExit as exit:  # refused while reading the flags
+        result = exit.code
+    assert result == status
+    assert expected in one_error_line(capsys.readouterr())
+    assert folder_fingerprint(tmp_path) == before
+
+
+def test_non_finite_run_without_any_checkpoint_says_so(tf, tmp_path, capsys):
+    flags = ["--run-name", "early", "--steps", "200", "--learning-rate", "1e30"]
+    assert run_main(tmp_path, *flags, *QUIET_FLAGS) == 1
+    message = one_error_line(capsys.readouterr())
+    assert "stopped being finite" in message and "no checkpoint was written" in message
