@@ -178,8 +178,8 @@ def parse_settings(argv):
                 parser.exit(
                     2,
                     f"Error: {checkpoint_dir / runs.SETTINGS_FILE} holds "
-                    f"{key}={saved[key]!r}, not of type {kind.__name__}; correct it, or give "
-                    f"--{key.replace('_', '-')} on the command line.\n",
+                    f"{key}={saved[key]!r}, not of type {kind.__name__}; correct it, "
+                    f"or give --{key.replace('_', '-')} on the command line.\n",
                 )
             settings[key] = saved[key]
 

@@ -329,7 +329,11 @@ def spoil_checkpoint_index(checkpoint_dir):
     "spoil, status, expected",
     [
         (spoil_settings_with_a_number, 2, "is unreadable or not a JSON object"),
-        (spoil_settings_with_a_wrong_type, 2, "holds batch_size='abc', not of type int"),
+        (
+            spoil_settings_with_a_wrong_type,
+            2,
+            "holds batch_size='abc', not of type int",
+        ),
         (spoil_checkpoint_data, 1, "is damaged (its data cannot be read)"),
         (spoil_checkpoint_index, 1, "is unreadable; restore it, or start a new run"),
     ],
