@@ -107,7 +107,7 @@ def import_tensorflow(verbose=False):
 def new_session(graph):
     """A session for graph, without the notices TensorFlow prints at its first one."""
     with tensorflow_setup.native_notices_hidden():
-        return tf.Session(graph=graph, config=tensorflow_setup.session_config(tf))
+        return tf.Session(graph=graph)
 
 
 def as_pixels(images):

@@ -695,7 +695,7 @@ def open_run(settings, data, folders):
     """
     with tensorflow_setup.native_notices_hidden(settings["verbose"]):
         graph = build_graph(settings, len(data.train_images))
-        session = tf.Session(config=tensorflow_setup.session_config(tf))
+        session = tf.Session()
     run = Run(settings, graph, session, folders)
     checkpoint = runs.latest_checkpoint(run.checkpoint_dir)
     if checkpoint:

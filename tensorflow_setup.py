@@ -54,7 +54,3 @@ def import_tensorflow(verbose=False):
         tf.get_logger().setLevel("ERROR")
     tf.disable_eager_execution()
     return tf
-
-
-def session_config(tf):
-    return tf.ConfigProto()
