@@ -40,7 +40,7 @@ tf = None  # tensorflow.compat.v1, imported on first use so that --help stays qu
 CLASSIFIER_DIR = Path(__file__).resolve().parent / "data" / "classifier"
 CLASSIFIER_FILE = CLASSIFIER_DIR / "mnist_classifier.npz"
 CLASSIFIER_SHA256 = "ba08963cb34fddaa7329dea7aaf4534bf29935b55638bfcf83ff933829b0e1a4"
-DEFAULT_CACHE_DIR = Path("tmp") / "classifier"
+DEFAULT_CACHE_DIR = Path("tmp") / ".classifier"  # as gan_mnist.py uses it
 
 # The network. The sizes are the cheapest we measured that still pass 99% on the test
 # set: classifying is the cost that every evaluation of a training run pays again.
