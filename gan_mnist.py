@@ -609,10 +609,10 @@ class Progress:
         else:
             print(line, flush=True)
 
-    def say(self, message, file=sys.stdout):
+    def say(self, message, file=None):
         """A line of its own, which the updating progress line does not overwrite."""
         self.close()
-        print(message, file=file, flush=True)
+        print(message, file=file or sys.stdout, flush=True)
 
     def close(self):
         if self.line_open:
