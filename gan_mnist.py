@@ -700,6 +700,10 @@ def open_run(settings, data, folders):
     checkpoint = runs.latest_checkpoint(run.checkpoint_dir)
     if checkpoint:
         check_checkpoint_fits(checkpoint)
+        # The saver keeps only the last few checkpoints it knows of; tell it about the
+        # earlier processes' ones, so a resumed run does not pile them up.
+        state = tf.train.get_checkpoint_state(str(run.checkpoint_dir))
+        graph["saver"].recover_last_checkpoints(list(state.all_model_checkpoint_paths))
         try:
             graph["saver"].restore(session, checkpoint)
         except tf.errors.OpError:

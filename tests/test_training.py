@@ -325,3 +325,13 @@ def test_other_data_in_mnist_format_trains_with_a_note(tf, tmp_path, capsys):
     assert "are not the canonical MNIST digits; training on them all the same" in (
         capsys.readouterr().out
     )
+
+
+def test_resumed_run_keeps_only_the_last_five_checkpoints_of_all_its_processes(
+    tf, tmp_path
+):
+    flags = ["--checkpoint-every", "100", "--eval-samples", "500", "--image-every", "0"]
+    assert run_main(tmp_path, "--run-name", "kept", "--steps", "300", *flags) == 0
+    assert run_main(tmp_path, "--resume", "kept", "--steps", "700") == 0
+    kept = sorted(path.name for path in (tmp_path / "tmp" / "kept").glob("*.index"))
+    assert kept == [f"model.ckpt-{step}.index" for step in (300, 400, 500, 600, 700)]
