@@ -513,15 +513,35 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         count = tf.placeholder(tf.int64, [], "count")
         first_step = tf.identity(global_step)
         last_step = first_step + count
-        labels = fake_labels(batch_size)
+        half_sizes = [
+            size for size in (batch_size - batch_size // 2, batch_size // 2) if size
+        ]
+
+        def batch_mean(half_means):
+            """The whole batch's mean loss from the mean losses of its halves."""
+            return tf.add_n(
+                [mean * size / batch_size for mean, size in zip(half_means, half_sizes)]
+            )
 
         def step(current, all_finite, last_d_loss, last_g_loss):
             batch_rows = rows[current - first_step]
             real_images = tf.cast(tf.gather(all_images, batch_rows), tf.float32) / 255.0
-            fake_images = generator(noise(settings, batch_size, current), settings)
+            z = noise(settings, batch_size, current)
 
-            logits = discriminator(real_images, fake_images, settings)
-            d_loss = discriminator_loss(logits, labels, settings["label_smoothing"])
+            # The batch goes through both networks in two halves: two independent
+            # chains of matrix products, which TensorFlow runs side by side, one per
+            # core. The losses and gradients are still the whole batch's.
+            smoothing = settings["label_smoothing"]
+            fake_halves, d_losses = [], []
+            for real_half, z_half in zip(
+                tf.split(real_images, half_sizes), tf.split(z, half_sizes)
+            ):
+                fake_half = generator(z_half, settings)
+                logits = discriminator(real_half, fake_half, settings)
+                labels = fake_labels(fake_half.shape[0])
+                d_losses.append(discriminator_loss(logits, labels, smoothing))
+                fake_halves.append(fake_half)
+            d_loss = batch_mean(d_losses)
             d_update = d_optimizer.minimize(
                 d_loss, var_list=tf.trainable_variables("Discriminator")
             )
@@ -529,10 +549,15 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             # The generator learns against the updated discriminator, which only the
             # fakes need: the label mask zeroes the real rows of G_loss whatever their
             # logits, so they stand in as zeros and the real half is not recomputed.
+            g_losses = []
             with tf.control_dependencies([d_update]):
-                fake_logits = discriminator(None, fake_images, settings)
-            real_rows = tf.zeros([batch_size, 1])
-            g_loss = generator_loss(tf.concat([real_rows, fake_logits], 0), labels)
+                for fake_half in fake_halves:
+                    fake_logits = discriminator(None, fake_half, settings)
+                    real_rows = tf.zeros_like(fake_logits)
+                    logits = tf.concat([real_rows, fake_logits], axis=0)
+                    labels = fake_labels(fake_half.shape[0])
+                    g_losses.append(generator_loss(logits, labels))
+            g_loss = batch_mean(g_losses)
             g_update = g_optimizer.minimize(
                 g_loss, var_list=tf.trainable_variables("Generator")
             )
@@ -695,7 +720,7 @@ def open_run(settings, data, folders):
     """
     with tensorflow_setup.native_notices_hidden(settings["verbose"]):
         graph = build_graph(settings, len(data.train_images))
-        session = tf.Session()
+        session = tf.Session(config=tensorflow_setup.session_config())
     run = Run(settings, graph, session, folders)
     checkpoint = runs.latest_checkpoint(run.checkpoint_dir)
     if checkpoint:

@@ -43,7 +43,7 @@ def native_notices_hidden(verbose=False):
 
 
 def import_tensorflow(verbose=False):
-    """Return tensorflow.compat.v1 with eager execution off, before any op exists."""
+    """Return tensorflow.compat.v1 in graph mode, with TensorFlow 1's control flow."""
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     with native_notices_hidden(verbose):
@@ -53,4 +53,24 @@ def import_tensorflow(verbose=False):
         # Deprecation notices of the v1 API are for TensorFlow's developers, not ours.
         tf.get_logger().setLevel("ERROR")
     tf.disable_eager_execution()
+    # TensorFlow 1's while loop runs a step's independent ops side by side in the
+    # session's own threads; version 2's runs its body as a function, which measured
+    # a quarter slower here on the training loop.
+    tf.disable_control_flow_v2()
     return tf
+
+
+def session_config():
+    """Threads for the training loop's two halves of the batch.
+
+    Two ops run at once, each on its own share of the cores. On two cores, one
+    thread per op measured a fifth faster than TensorFlow's default, which lets the
+    small element-wise ops of one half compete with the other half's products.
+    """
+    import tensorflow.compat.v1 as tf
+
+    cores = len(os.sched_getaffinity(0))
+    return tf.ConfigProto(
+        inter_op_parallelism_threads=2,
+        intra_op_parallelism_threads=max(1, cores // 2),
+    )
