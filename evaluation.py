@@ -145,20 +145,25 @@ def first_layer_by_rows(images, kernel, bias, stride):
 
     TensorFlow's CPU convolution is slow when the input has a single channel: done
     directly, this first layer took two thirds of the time of the whole network. Here
-    a row of 28 pixels becomes 28 channels, and the kernel becomes a banded matrix that
-    places it at every output column, so each output row is one matrix product of the
-    rows it covers. That costs more arithmetic but runs about three times faster. The
-    bias and ReLU are applied before the rows are unfolded, where TensorFlow fuses them
-    into the convolution.
+    the kernel becomes a banded matrix that places a row of it at every output column,
+    and each output row is one matrix product of the image rows it covers, gathered
+    side by side. That costs more arithmetic but runs several times faster.
     """
     kernel_size, _, _, channels = (int(size) for size in kernel.shape)
     placement = column_placement(kernel_size, stride)
     output_columns = placement.shape[-1]
 
     banded = tf.einsum("rkc,kio->rioc", kernel[:, :, 0, :], placement)
-    banded = tf.reshape(banded, [kernel_size, 1, SIDE, output_columns * channels])
-    rows = tf.reshape(images, [-1, SIDE, 1, SIDE])
-    outputs = tf.nn.conv2d(rows, banded, [1, stride, 1, 1], "SAME")
+    banded = tf.reshape(banded, [kernel_size * SIDE, output_columns * channels])
+    # SAME padding, the odd extra row at the bottom, as TensorFlow pads.
+    padding = max((output_columns - 1) * stride + kernel_size - SIDE, 0)
+    rows = tf.pad(
+        tf.reshape(images, [-1, SIDE, SIDE]),
+        [[0, 0], [padding // 2, padding - padding // 2], [0, 0]],
+    )
+    covered = np.arange(output_columns)[:, None] * stride + np.arange(kernel_size)
+    patches = tf.reshape(tf.gather(rows, covered, axis=1), [-1, kernel_size * SIDE])
+    outputs = tf.matmul(patches, banded)
     outputs = tf.nn.relu(tf.nn.bias_add(outputs, tf.tile(bias, [output_columns])))
     return tf.reshape(outputs, [-1, output_columns, output_columns, channels])
 
@@ -197,8 +202,16 @@ class Classifier:
             constants = {
                 name: tf.constant(value, name=name) for name, value in weights.items()
             }
-            self._features, logits = network(self._images, constants)
-            self._probabilities = tf.nn.softmax(logits, name="probabilities")
+            # Two halves of each batch, two independent chains of ops: they run side
+            # by side even where the process allows one thread per op, as the
+            # training loop does.
+            middle = tf.shape(self._images)[0] // 2
+            halves = [self._images[:middle], self._images[middle:]]
+            features, logits = zip(*(network(half, constants) for half in halves))
+            self._features = tf.concat(features, axis=0)
+            self._probabilities = tf.nn.softmax(
+                tf.concat(logits, axis=0), name="probabilities"
+            )
         self.graph.finalize()
         self.session = new_session(self.graph)
 
