@@ -345,6 +345,11 @@ def discriminator(real_images, fake_images, settings, scope="Discriminator"):
         return tf.identity(logits, name="D_logit")
 
 
+def halves(count):
+    """The sizes of the two halves of count rows (one half when count is 1)."""
+    return [size for size in (count - count // 2, count // 2) if size]
+
+
 def fake_labels(batch_size):
     """0 for each real image, 1 for each fake one, in the stacking order above."""
     return tf.concat([tf.zeros([batch_size, 1]), tf.ones([batch_size, 1])], axis=0)
@@ -442,8 +447,14 @@ def build_graph(settings, num_examples):
     )
 
     with tf.name_scope("Evaluation"):
-        graph["eval_images"] = generator(
-            noise(settings, settings["eval_samples"], -2), settings, scope="Generator"
+        # In two halves, which run side by side like the training loop's.
+        eval_noise = noise(settings, settings["eval_samples"], -2)
+        graph["eval_images"] = tf.concat(
+            [
+                generator(part, settings, scope="Generator")
+                for part in tf.split(eval_noise, halves(settings["eval_samples"]))
+            ],
+            axis=0,
         )
         graph["eval_values"] = {
             tag: tf.placeholder(tf.float32, [], tag) for tag in EVALUATION_SCALARS
@@ -513,9 +524,7 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         count = tf.placeholder(tf.int64, [], "count")
         first_step = tf.identity(global_step)
         last_step = first_step + count
-        half_sizes = [
-            size for size in (batch_size - batch_size // 2, batch_size // 2) if size
-        ]
+        half_sizes = halves(batch_size)
 
         def batch_mean(half_means):
             """The whole batch's mean loss from the mean losses of its halves."""
@@ -523,10 +532,15 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                 [mean * size / batch_size for mean, size in zip(half_means, half_sizes)]
             )
 
-        def step(current, all_finite, last_d_loss, last_g_loss):
-            batch_rows = rows[current - first_step]
-            real_images = tf.cast(tf.gather(all_images, batch_rows), tf.float32) / 255.0
-            z = noise(settings, batch_size, current)
+        def inputs(current):
+            """The real images and the noise of step `current`."""
+            index = tf.minimum(current - first_step, settings["steps_per_run"] - 1)
+            real_images = (
+                tf.cast(tf.gather(all_images, rows[index]), tf.float32) / 255.0
+            )
+            return real_images, noise(settings, batch_size, current)
+
+        def step(current, real_images, z, all_finite, last_d_loss, last_g_loss):
 
             # The batch goes through both networks in two halves: two independent
             # chains of matrix products, which TensorFlow runs side by side, one per
@@ -542,9 +556,16 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                 d_losses.append(discriminator_loss(logits, labels, smoothing))
                 fake_halves.append(fake_half)
             d_loss = batch_mean(d_losses)
-            d_update = d_optimizer.minimize(
+            d_gradients = d_optimizer.compute_gradients(
                 d_loss, var_list=tf.trainable_variables("Discriminator")
             )
+            d_update = d_optimizer.apply_gradients(d_gradients)
+            # The next step's images and noise depend on nothing this step computes.
+            # They are drawn while the discriminator's largest weights get their Adam
+            # update, which leaves the other core free; drawn first thing in the
+            # step they would hold back the products.
+            with tf.control_dependencies([gradient for gradient, _ in d_gradients]):
+                next_inputs = inputs(current + 1)
 
             # The generator learns against the updated discriminator, which only the
             # fakes need: the label mask zeroes the real rows of G_loss whatever their
@@ -564,15 +585,27 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
 
             finite = tf.logical_and(tf.is_finite(d_loss), tf.is_finite(g_loss))
             with tf.control_dependencies([g_update]):
-                return current + 1, finite, tf.identity(d_loss), tf.identity(g_loss)
+                return (
+                    current + 1,
+                    *next_inputs,
+                    finite,
+                    tf.identity(d_loss),
+                    tf.identity(g_loss),
+                )
 
-        def keep_going(current, all_finite, last_d_loss, last_g_loss):
+        def keep_going(current, real_images, z, all_finite, last_d_loss, last_g_loss):
             return tf.logical_and(current < last_step, all_finite)
 
-        reached, _, d_loss, g_loss = tf.while_loop(
+        reached, _, _, _, d_loss, g_loss = tf.while_loop(
             keep_going,
             step,
-            [first_step, tf.constant(True), tf.constant(0.0), tf.constant(0.0)],
+            [
+                first_step,
+                *inputs(first_step),
+                tf.constant(True),
+                tf.constant(0.0),
+                tf.constant(0.0),
+            ],
             parallel_iterations=1,
         )
         run_steps = tf.assign(global_step, reached)
