@@ -135,7 +135,7 @@ def build_parser():
         "--plain-loop",
         action="store_true",
         help="feed each batch from Python, one step at a time, as the tutorial did "
-        "(slower, same results)",
+        "(slower; the same arithmetic, to float rounding)",
     )
     parser.add_argument(
         "--verbose", action="store_true", help="show TensorFlow's own start-up messages"
