@@ -12,6 +12,8 @@ here through tf.compat.v1 in graph mode, with the tutorial's scopes, sizes and l
 
 import argparse
 import math
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -66,6 +68,22 @@ LOWEST_VALUES = {
     "checkpoint_every": 0,
     "eval_every": 0,
 }
+# The largest value of each count that this program is built for; larger ones would
+# only exhaust memory or overflow TensorFlow's integer types.
+HIGHEST_VALUES = {
+    "steps": 10**9,
+    "z_dim": 65536,
+    "g_hidden": 65536,
+    "d_hidden": 65536,
+    "summary_every": 10**9,
+    "steps_per_run": 100000,
+    "eval_samples": 100000,
+    "image_every": 10**9,
+    "checkpoint_every": 10**9,
+    "eval_every": 10**9,
+}
+# The batch rows of one block of steps are handed over at once: at most this many.
+MAX_BLOCK_ROWS = 2**25
 # Flags about how this process runs, not about the run: never saved or restored.
 PROCESS_FLAGS = ("resume", "eval_only", "verbose", "plain_loop")
 IMAGE_PIXELS = 28 * 28
@@ -157,10 +175,18 @@ def parse_settings(argv):
     settings = vars(parser.parse_args(argv))
     given = flags_given(parser, argv)
 
-    run_to_open = settings["resume"] or settings["eval_only"]
-    if settings["resume"] and settings["eval_only"]:
+    if settings["resume"] is not None and settings["eval_only"] is not None:
         parser.error("give either --resume or --eval-only, not both")
-    if run_to_open:
+    for flag in ("resume", "eval_only"):
+        if settings[flag] is not None:
+            run_to_open = settings[flag]
+            problem = runs.check_run_name(run_to_open, "--" + flag.replace("_", "-"))
+            if problem:
+                parser.exit(2, f"Error: {problem}\n")
+            break
+    else:
+        run_to_open = None
+    if run_to_open is not None:
         if "run_name" in given and settings["run_name"] != run_to_open:
             parser.error("--run-name cannot rename a run being resumed or evaluated")
         settings["run_name"] = run_to_open
@@ -187,35 +213,51 @@ def parse_settings(argv):
     if problem:
         parser.exit(2, f"Error: {problem}\n")
     if settings["run_name"] is None:
-        settings["run_name"] = runs.timestamp_name(
-            settings["logdir"], settings["checkpoint_dir"]
-        )
+        try:
+            settings["run_name"] = runs.timestamp_name(
+                settings["logdir"], settings["checkpoint_dir"]
+            )
+        except runs.RunError as error:
+            parser.exit(2, f"Error: {error}\n")
     return settings
 
 
 def find_problem(settings):
     """One sentence about the first nonsensical setting, or None."""
     for key, lowest in LOWEST_VALUES.items():
+        flag = "--" + key.replace("_", "-")
         if settings[key] < lowest:
-            flag = "--" + key.replace("_", "-")
             return f"{flag} must be at least {lowest} (got {settings[key]})."
+        if settings[key] > HIGHEST_VALUES.get(key, math.inf):
+            return (
+                f"{flag} must be at most {HIGHEST_VALUES[key]} (got {settings[key]})."
+            )
+    if block_steps(settings) * settings["batch_size"] > MAX_BLOCK_ROWS:
+        return (
+            f"--steps-per-run {settings['steps_per_run']} with --batch-size "
+            f"{settings['batch_size']} would hand over more than {MAX_BLOCK_ROWS} "
+            "image rows at once; give a smaller --steps-per-run."
+        )
     if not 0 <= settings["seed"] < 2**31:
         return f"--seed must lie in 0..{2**31 - 1} (got {settings['seed']})."
-    if not settings["learning_rate"] > 0 or not math.isfinite(
-        settings["learning_rate"]
-    ):
-        rate = settings["learning_rate"]
-        return f"--learning-rate must be a positive number (got {rate})."
-    if not 0 <= settings["label_smoothing"] < 1:
+    # Both end up as float32 in the graph, where 1e-50 is 0 and 1e50 is infinite.
+    rate = settings["learning_rate"]
+    with np.errstate(over="ignore"):
+        rate_in_graph = np.float32(rate)
+    if not (math.isfinite(rate) and rate > 0 and 0 < rate_in_graph < math.inf):
+        return (
+            "--learning-rate must be a positive number that float32 can hold, "
+            f"between about 1e-45 and 3e38 (got {rate})."
+        )
+    if not 0 <= np.float32(settings["label_smoothing"]) < 1:
         return (
             "--label-smoothing must lie in [0, 1), the real images' target "
             f"(got {settings['label_smoothing']})."
         )
     if not Path(settings["data_dir"]).is_dir():
         return (
-            f"The data folder {settings['data_dir']} does not exist; pass --data-dir "
-            "with "
-            "a folder holding the four MNIST IDX files."
+            f"The data folder {settings['data_dir']} does not exist or is not a "
+            "folder; pass --data-dir with a folder holding the four MNIST IDX files."
         )
     if settings["run_name"] is not None:
         return runs.check_run_name(settings["run_name"])
@@ -518,9 +560,9 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             collections=[tf.GraphKeys.LOCAL_VARIABLES],
             name="all_images",
         )
-        # Always steps_per_run sets of batch rows, only the first `count` used: one
-        # shape for every block.
-        rows = tf.placeholder(tf.int32, [settings["steps_per_run"], batch_size], "rows")
+        # Always the same number of sets of batch rows, only the first `count` used:
+        # one shape for every block.
+        rows = tf.placeholder(tf.int32, [block_steps(settings), batch_size], "rows")
         count = tf.placeholder(tf.int64, [], "count")
         first_step = tf.identity(global_step)
         last_step = first_step + count
@@ -534,7 +576,7 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
 
         def inputs(current):
             """The real images and the noise of step `current`."""
-            index = tf.minimum(current - first_step, settings["steps_per_run"] - 1)
+            index = tf.minimum(current - first_step, block_steps(settings) - 1)
             real_images = (
                 tf.cast(tf.gather(all_images, rows[index]), tf.float32) / 255.0
             )
@@ -625,6 +667,11 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
 # --------------------------------------------------------------------------------------
 
 
+def block_steps(settings):
+    """The most steps one session.run of the training loop takes."""
+    return min(settings["steps_per_run"], settings["steps"])
+
+
 def next_stop(step, settings):
     """The next step at which the loop must hand control back to Python."""
     stops = [settings["steps"], step + settings["steps_per_run"]]
@@ -636,6 +683,13 @@ def next_stop(step, settings):
 
 def is_due(step, every):
     return every > 0 and step % every == 0
+
+
+def duration(seconds):
+    """Seconds as H:MM:SS, hours counting past a day."""
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
 
 
 class Progress:
@@ -659,7 +713,7 @@ class Progress:
         left = (self.last_step - step) / rate if rate > 0 else 0
         line = (
             f"step {step}/{self.last_step}  D_loss {d_loss:.4f}  G_loss {g_loss:.4f}  "
-            f"{rate:.0f} steps/s  {time.strftime('%H:%M:%S', time.gmtime(left))} left"
+            f"{rate:.0f} steps/s  {duration(left)} left"
         )
         if self.on_terminal:
             print(f"\r{line}\033[K", end="", flush=True)
@@ -724,8 +778,14 @@ class Run:
 
     def write_gif(self):
         frames = sorted(self.grid_dir.glob("step_*.png"))
-        if frames:
+        try:
             image_export.save_gif(frames, self.grid_dir / "progress.gif")
+        except (OSError, ValueError) as error:
+            print(
+                f"Warning: no progress.gif, as a grid in {self.grid_dir} cannot be "
+                f"read ({error}); the PNG grids are kept.",
+                file=sys.stderr,
+            )
 
     def evaluate(self, step=None):
         """Judge eval_samples samples; log the figures at `step` if given."""
@@ -797,9 +857,33 @@ def train(settings, data, folders):
             run.writer = tf.summary.FileWriter(str(run.log_dir), run.session.graph)
             try:
                 return training_steps(run, settings, data.train_images, step, signals)
+            except BrokenPipeError:
+                return output_closed_while_training(run, settings)
             finally:
                 run.writer.close()
                 run.evaluator.close()
+
+
+def output_closed():
+    """Send what is still printed to stdout nowhere, once its reader has gone."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def output_closed_while_training(run, settings):
+    """Keep the run when its output pipe closes (`| head`): checkpoint, one sentence."""
+    output_closed()
+    step = int(run.session.run(run.graph["global_step"]))
+    if run.session.run(run.graph["weights_finite"]):
+        run.save_checkpoint(step)
+    print(
+        f"Error: the output was closed (a reader such as head ended), so the run "
+        f"stopped at step {step} with a checkpoint; resume with: "
+        f"{resume_command(settings)}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def evaluate_only(settings, data, folders):
@@ -924,8 +1008,7 @@ def training_steps(run, settings, images, step, signals):
             writer.flush()
             progress.say(
                 f"Stopped by {signals.received.name} at step {step}; checkpoint saved. "
-                f"Resume with: python {Path(sys.argv[0]).name} --resume "
-                f"{settings['run_name']}"
+                f"Resume with: {resume_command(settings)}"
             )
             return signals.exit_status
 
@@ -945,6 +1028,15 @@ def training_steps(run, settings, images, step, signals):
     if warning:
         print(warning)
     return 0
+
+
+def resume_command(settings):
+    """The command line that continues this run, its folders included."""
+    words = ["python", Path(sys.argv[0]).name, "--resume", settings["run_name"]]
+    for key in ("logdir", "checkpoint_dir", "data_dir"):
+        if settings[key] != DEFAULTS[key]:
+            words += ["--" + key.replace("_", "-"), shlex.quote(settings[key])]
+    return " ".join(words)
 
 
 def fast_steps(run, settings, num_examples, step, stop):
@@ -968,10 +1060,10 @@ def plain_steps(run, settings, images, step, stop):
     for current in range(step, stop):
         batch = real_batch(images, settings["seed"], current, settings["batch_size"])
         feed = {graph["real_images"]: batch}
-        _, d_loss, g_loss = session.run(
-            [graph["d_train"], graph["d_loss"], graph["g_loss"]], feed
-        )
-        session.run(graph["g_train"], feed)
+        _, d_loss = session.run([graph["d_train"], graph["d_loss"]], feed)
+        # G_loss as the generator's update sees it, against the updated
+        # discriminator, as the fast loop reports it.
+        _, g_loss = session.run([graph["g_train"], graph["g_loss"]], feed)
         if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
             return current + 1, d_loss, g_loss
     return stop, d_loss, g_loss
@@ -997,19 +1089,24 @@ def main(argv=None):
             Path(settings["checkpoint_dir"]).resolve() / settings["run_name"]
         )
         folders = (log_dir, checkpoint_dir)
-        if settings["eval_only"]:
+        if settings["eval_only"] is not None:
             runs.find_checkpoint(checkpoint_dir)
             import_tensorflow(settings["verbose"])
             return evaluate_only(settings, data, folders)
 
-        runs.prepare_run_folders(
-            log_dir, checkpoint_dir, resume=bool(settings["resume"])
-        )
-        import_tensorflow(settings["verbose"])
-        print(f"Run {settings['run_name']!r}: summaries in {log_dir}")
-        print(f"Checkpoints and settings in {checkpoint_dir}")
-        print(f"Watch it with: tensorboard --logdir {log_dir.parent}", flush=True)
-        return train(settings, data, folders)
+        new_run = settings["resume"] is None
+        runs.prepare_run_folders(log_dir, checkpoint_dir, resume=not new_run)
+        try:
+            import_tensorflow(settings["verbose"])
+            print(f"Run {settings['run_name']!r}: summaries in {log_dir}")
+            print(f"Checkpoints and settings in {checkpoint_dir}")
+            print(f"Watch it with: tensorboard --logdir {log_dir.parent}", flush=True)
+            return train(settings, data, folders)
+        except BaseException:
+            # A new run that ends before training leaves no folders holding its name.
+            if new_run:
+                runs.remove_unstarted_run(log_dir, checkpoint_dir)
+            raise
     except (mnist_idx.DataError, runs.RunError, evaluation.EvaluationError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
@@ -1019,6 +1116,14 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:
+        output_closed()
+        print(
+            "Error: the output was closed before training began (a reader such as "
+            "head ended); no checkpoint was written.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,18 +15,19 @@ from pathlib import Path
 SETTINGS_FILE = "settings.json"
 CHECKPOINT_PREFIX = "model.ckpt"
 RUN_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_RUN_NAME = 100
 
 
 class RunError(Exception):
     """A run cannot start or go on; the message is one sentence for the user."""
 
 
-def check_run_name(name):
+def check_run_name(name, flag="--run-name"):
     """Return an error sentence for a run name that is not a plain folder name."""
-    if not RUN_NAME_PATTERN.fullmatch(name):
+    if not RUN_NAME_PATTERN.fullmatch(name) or len(name) > MAX_RUN_NAME:
         return (
-            f"--run-name {name!r} is not a plain folder name; use letters, digits, "
-            "'.', '_' and '-' only, starting with a letter or digit."
+            f"{flag} {name!r} is not a plain folder name; use up to {MAX_RUN_NAME} "
+            "letters, digits, '.', '_' and '-', starting with a letter or digit."
         )
     return None
 
@@ -35,9 +36,16 @@ def timestamp_name(logdir, checkpoint_dir):
     """A run name from the clock that no existing run uses yet."""
     name = base = time.strftime("%Y%m%d-%H%M%S")
     suffix = 1
-    while (Path(logdir) / name).exists() or (Path(checkpoint_dir) / name).exists():
-        suffix += 1
-        name = f"{base}-{suffix}"
+    try:
+        while (Path(logdir) / name).exists() or (Path(checkpoint_dir) / name).exists():
+            suffix += 1
+            name = f"{base}-{suffix}"
+    except OSError as error:
+        raise RunError(
+            f"Cannot use the folder {logdir} or {checkpoint_dir} "
+            f"({error.strerror or error}); choose shorter or other --logdir and "
+            "--checkpoint-dir."
+        ) from None
     return name
 
 
@@ -48,9 +56,17 @@ def prepare_run_folders(log_dir, checkpoint_dir, resume):
     """
     log_dir, checkpoint_dir = Path(log_dir), Path(checkpoint_dir)
     run = log_dir.name
+    try:
+        in_use = log_dir.exists() or checkpoint_dir.exists()
+    except OSError as error:
+        raise RunError(
+            f"Cannot use the folder {log_dir} or {checkpoint_dir} "
+            f"({error.strerror or error}); choose shorter or other --logdir and "
+            "--checkpoint-dir."
+        ) from None
     if resume:
         find_checkpoint(checkpoint_dir)
-    elif log_dir.exists() or checkpoint_dir.exists():
+    elif in_use:
         raise RunError(
             f"Run name {run!r} is already in use ({log_dir} or {checkpoint_dir} "
             "exists); "
@@ -74,6 +90,23 @@ def prepare_run_folders(log_dir, checkpoint_dir, resume):
                 f"Cannot write to {folder} ({reason}); choose a writable folder with "
                 "--logdir or --checkpoint-dir."
             ) from None
+
+
+def remove_unstarted_run(log_dir, checkpoint_dir):
+    """Remove a new run's folders if it stopped before writing anything but settings.
+
+    Such a run has nothing to resume, and its folders would keep its name in use.
+    """
+    folders = [Path(log_dir), Path(checkpoint_dir)]
+    kept = {SETTINGS_FILE}
+    for folder in folders:
+        if folder.is_dir() and any(path.name not in kept for path in folder.rglob("*")):
+            return
+    for folder in folders:
+        if folder.is_dir():
+            for path in folder.iterdir():
+                path.unlink()
+            folder.rmdir()
 
 
 def write_atomically(path, write, binary=False):

@@ -60,6 +60,26 @@ def one_error_line(captured):
             ["--run-name", "../escape"],
             "--run-name '../escape' is not a plain folder name",
         ),
+        (["--run-name", "a" * 101], "use up to 100 letters"),
+        (["--resume", ""], "--resume '' is not a plain folder name"),
+        (["--eval-only", ""], "--eval-only '' is not a plain folder name"),
+        (["--learning-rate", "1e-50"], "a positive number that float32 can hold"),
+        (["--learning-rate", "1e300"], "a positive number that float32 can hold"),
+        (["--label-smoothing", "0.99999999999"], "--label-smoothing must lie in"),
+        (["--eval-samples", "1000000000"], "--eval-samples must be at most 100000"),
+        (["--z-dim", str(10**20)], "--z-dim must be at most 65536"),
+        (
+            ["--steps", "100000", "--steps-per-run", "100000", "--batch-size", "50000"],
+            "give a smaller --steps-per-run.",
+        ),
+        (
+            ["--data-dir", str(ROOT / "README.md")],
+            "does not exist or is not a folder",
+        ),
+        (
+            ["--logdir", "x" * 300],
+            "choose shorter or other --logdir and --checkpoint-dir.",
+        ),
     ],
 )
 def test_nonsense_flags_are_refused_before_tensorflow_starts(tmp_path, flags, expected):
@@ -266,6 +286,8 @@ def test_interrupt_saves_a_checkpoint_and_the_run_resumes_from_it(tf, tmp_path):
         output,
     )
     assert match, output
+    # The folders are not the default ones, so the command names them.
+    assert f"--logdir {tmp_path / 'logs'} --checkpoint-dir {tmp_path / 'tmp'}" in output
     stopped_at = int(match.group(1))
     assert stopped_at > 0
     checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "stopped")
@@ -360,3 +382,60 @@ def test_non_finite_run_without_any_checkpoint_says_so(tf, tmp_path, capsys):
     assert run_main(tmp_path, *flags, *QUIET_FLAGS) == 1
     message = one_error_line(capsys.readouterr())
     assert "stopped being finite" in message and "no checkpoint was written" in message
+
+
+def gan_process(tmp_path, *flags):
+    """gan_mnist.py in a subprocess with its folders under tmp_path."""
+    command = [sys.executable, str(ROOT / "gan_mnist.py"), *map(str, flags)]
+    command += ["--logdir", str(tmp_path / "logs")]
+    command += ["--checkpoint-dir", str(tmp_path / "tmp")]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+
+
+def test_interrupt_during_start_up_leaves_the_name_free(tf, tmp_path):
+    process = gan_process(tmp_path, "--run-name", "early", "--steps", "100")
+    first_line = process.stdout.readline()  # printed once TensorFlow is imported
+    assert first_line.startswith("Run 'early'")
+    process.send_signal(signal.SIGINT)  # while the graph is being built
+    _, errors = process.communicate(timeout=60)
+
+    assert process.returncode == 130, errors
+    assert "Interrupted before training began; no checkpoint was written." in errors
+    assert not (tmp_path / "logs" / "early").exists()
+    assert not (tmp_path / "tmp" / "early").exists()
+
+
+def test_closed_output_keeps_the_run_with_a_checkpoint(tf, tmp_path):
+    process = gan_process(tmp_path, "--run-name", "piped", *QUIET_FLAGS)
+    for line in process.stdout:
+        if line.startswith("Training from step 0"):
+            break
+    process.stdout.close()  # as `| head` does
+    process.wait(timeout=120)
+    errors = process.stderr.read()
+
+    assert process.returncode == 1, errors
+    match = re.search(r"the run stopped at step (\d+) with a checkpoint", errors)
+    assert match and "Traceback" not in errors, errors
+    assert f"--resume piped --logdir {tmp_path / 'logs'}" in errors
+    checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "piped")
+    assert checkpoint.endswith(f"model.ckpt-{match.group(1)}")
+
+
+def test_an_unreadable_grid_costs_the_gif_not_the_run(tmp_path, capsys):
+    import gan_mnist
+    import image_export
+
+    run = gan_mnist.Run(None, None, None, (tmp_path / "logs", tmp_path / "tmp"))
+    run.grid_dir.mkdir(parents=True)
+    image_export.save_png(
+        np.zeros([28, 28], np.uint8), run.grid_dir / "step_000000.png"
+    )
+    (run.grid_dir / "step_001000.png").write_bytes(b"")  # emptied by accident
+    run.write_gif()
+
+    assert "Warning: no progress.gif" in capsys.readouterr().err
+    assert not (run.grid_dir / "progress.gif").exists()
+    assert (run.grid_dir / "step_000000.png").is_file()

@@ -335,3 +335,10 @@ def test_resumed_run_keeps_only_the_last_five_checkpoints_of_all_its_processes(
     assert run_main(tmp_path, "--resume", "kept", "--steps", "700") == 0
     kept = sorted(path.name for path in (tmp_path / "tmp" / "kept").glob("*.index"))
     assert kept == [f"model.ckpt-{step}.index" for step in (300, 400, 500, 600, 700)]
+
+
+def test_time_left_counts_hours_past_a_day():
+    import gan_mnist
+
+    assert gan_mnist.duration(53 * 3600 + 61) == "53:01:01"
+    assert gan_mnist.duration(59.9) == "00:00:59"
