@@ -864,7 +864,8 @@ def print_compute_bound(bound, medians):
         f"a ceiling of {1000 / milliseconds:.0f} steps/s."
     )
     print(
-        f"Side by side, one thread each on {os.cpu_count()} cores: {side_by_side:.3f} ms "
+        f"Side by side, one thread each on {os.cpu_count()} cores: "
+        f"{side_by_side:.3f} ms "
         f"per step, a ceiling of {1000 / side_by_side:.0f} steps/s."
     )
     print(
@@ -874,7 +875,8 @@ def print_compute_bound(bound, medians):
     )
     print()
     print(
-        "| contender | share of the one-after-another ceiling | of the side-by-side one |"
+        "| contender | share of the one-after-another ceiling "
+        "| of the side-by-side one |"
     )
     print("|---|---:|---:|")
     for name, figures in medians.items():
