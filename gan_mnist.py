@@ -583,7 +583,6 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             return real_images, noise(settings, batch_size, current)
 
         def step(current, real_images, z, all_finite, last_d_loss, last_g_loss):
-
             # The batch goes through both networks in two halves: two independent
             # chains of matrix products, which TensorFlow runs side by side, one per
             # core. The losses and gradients are still the whole batch's.

@@ -32,6 +32,15 @@ def check_run_name(name, flag="--run-name"):
     return None
 
 
+def unusable_folders(log_dir, checkpoint_dir, error):
+    """The RunError for folders whose very names the system refuses (too long)."""
+    return RunError(
+        f"Cannot use the folder {log_dir} or {checkpoint_dir} "
+        f"({error.strerror or error}); choose shorter or other --logdir and "
+        "--checkpoint-dir."
+    )
+
+
 def timestamp_name(logdir, checkpoint_dir):
     """A run name from the clock that no existing run uses yet."""
     name = base = time.strftime("%Y%m%d-%H%M%S")
@@ -41,11 +50,7 @@ def timestamp_name(logdir, checkpoint_dir):
             suffix += 1
             name = f"{base}-{suffix}"
     except OSError as error:
-        raise RunError(
-            f"Cannot use the folder {logdir} or {checkpoint_dir} "
-            f"({error.strerror or error}); choose shorter or other --logdir and "
-            "--checkpoint-dir."
-        ) from None
+        raise unusable_folders(logdir, checkpoint_dir, error) from None
     return name
 
 
@@ -59,11 +64,7 @@ def prepare_run_folders(log_dir, checkpoint_dir, resume):
     try:
         in_use = log_dir.exists() or checkpoint_dir.exists()
     except OSError as error:
-        raise RunError(
-            f"Cannot use the folder {log_dir} or {checkpoint_dir} "
-            f"({error.strerror or error}); choose shorter or other --logdir and "
-            "--checkpoint-dir."
-        ) from None
+        raise unusable_folders(log_dir, checkpoint_dir, error) from None
     if resume:
         find_checkpoint(checkpoint_dir)
     elif in_use:
