@@ -574,13 +574,16 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                 [mean * size / batch_size for mean, size in zip(half_means, half_sizes)]
             )
 
-        def inputs(current):
-            """The real images and the noise of step `current`."""
+        def real_halves(current):
+            """The real images of step `current`, as the two halves of its batch."""
             index = tf.minimum(current - first_step, block_steps(settings) - 1)
-            real_images = (
-                tf.cast(tf.gather(all_images, rows[index]), tf.float32) / 255.0
-            )
-            return real_images, noise(settings, batch_size, current)
+            return [
+                tf.cast(tf.gather(all_images, part), tf.float32) / 255.0
+                for part in tf.split(rows[index], half_sizes)
+            ]
+
+        def noise_halves(current):
+            return tf.split(noise(settings, batch_size, current), half_sizes)
 
         def step(current, real_images, z, all_finite, last_d_loss, last_g_loss):
             # The batch goes through both networks in two halves: two independent
@@ -588,9 +591,7 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             # core. The losses and gradients are still the whole batch's.
             smoothing = settings["label_smoothing"]
             fake_halves, d_losses = [], []
-            for real_half, z_half in zip(
-                tf.split(real_images, half_sizes), tf.split(z, half_sizes)
-            ):
+            for real_half, z_half in zip(real_images, z):
                 fake_half = generator(z_half, settings)
                 logits = discriminator(real_half, fake_half, settings)
                 labels = fake_labels(fake_half.shape[0])
@@ -601,12 +602,12 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                 d_loss, var_list=tf.trainable_variables("Discriminator")
             )
             d_update = d_optimizer.apply_gradients(d_gradients)
-            # The next step's images and noise depend on nothing this step computes.
-            # They are drawn while the discriminator's largest weights get their Adam
-            # update, which leaves the other core free; drawn first thing in the
-            # step they would hold back the products.
+            # The next step's inputs depend on nothing this step computes. Each
+            # update ends with Adam on one large weight matrix, which keeps one core
+            # busy and leaves the other free: the next images are gathered beside
+            # the discriminator's update, the next noise drawn beside the generator's.
             with tf.control_dependencies([gradient for gradient, _ in d_gradients]):
-                next_inputs = inputs(current + 1)
+                next_real_images = real_halves(current + 1)
 
             # The generator learns against the updated discriminator, which only the
             # fakes need: the label mask zeroes the real rows of G_loss whatever their
@@ -620,15 +621,19 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                     labels = fake_labels(fake_half.shape[0])
                     g_losses.append(generator_loss(logits, labels))
             g_loss = batch_mean(g_losses)
-            g_update = g_optimizer.minimize(
+            g_gradients = g_optimizer.compute_gradients(
                 g_loss, var_list=tf.trainable_variables("Generator")
             )
+            g_update = g_optimizer.apply_gradients(g_gradients)
+            with tf.control_dependencies([gradient for gradient, _ in g_gradients]):
+                next_z = noise_halves(current + 1)
 
             finite = tf.logical_and(tf.is_finite(d_loss), tf.is_finite(g_loss))
             with tf.control_dependencies([g_update]):
                 return (
                     current + 1,
-                    *next_inputs,
+                    next_real_images,
+                    next_z,
                     finite,
                     tf.identity(d_loss),
                     tf.identity(g_loss),
@@ -642,7 +647,8 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             step,
             [
                 first_step,
-                *inputs(first_step),
+                real_halves(first_step),
+                noise_halves(first_step),
                 tf.constant(True),
                 tf.constant(0.0),
                 tf.constant(0.0),
