@@ -815,25 +815,44 @@ def median_figures(runs):
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
+def paired_ratios(results, name):
+    """name's steps/s over the tutorial's, round by round.
+
+    The two ran minutes apart within each round, so a slow spell of the machine
+    weighs on both; the ratio of the medians can pair a fast round with a slow one.
+    """
+    pairs = zip(results[name], results.get("tutorial", []))
+    return [run["steps_per_s"] / base["steps_per_s"] for run, base in pairs]
+
+
 def print_table(results):
     """One markdown row per contender, each set against the tutorial's loop."""
     medians = {name: median_figures(runs) for name, runs in results.items()}
     baseline = medians.get("tutorial")
     print(
-        "| contender | steps/s | vs tutorial | wall s | start-up s | peak GB "
-        "| memory vs tutorial |"
+        "| contender | steps/s | vs tutorial | round by round | wall s | start-up s "
+        "| peak GB | memory vs tutorial |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, figures in medians.items():
-        speed = memory = "-"
+        speed = paired = memory = "-"
         if baseline:
             speed = f"{figures['steps_per_s'] / baseline['steps_per_s']:.2f}x"
             memory = f"{figures['peak_gb'] / baseline['peak_gb']:.2f}x"
+            ratios = paired_ratios(results, name)
+            paired = f"{statistics.median(ratios):.2f}x"
+            if len(ratios) > 1 and name != "tutorial":
+                paired += f" ({min(ratios):.2f}-{max(ratios):.2f})"
         print(
-            f"| {LABELS[name]} | {figures['steps_per_s']:.1f} | {speed} "
+            f"| {LABELS[name]} | {figures['steps_per_s']:.1f} | {speed} | {paired} "
             f"| {figures['wall_s']:.1f} | {figures['startup_s']:.1f} "
             f"| {figures['peak_gb']:.2f} | {memory} |"
         )
+    print()
+    print(
+        "vs tutorial: the ratio of the medians; round by round: the median (and the "
+        "range) of each round's ratio to the tutorial's loop run beside it."
+    )
     print()
     return medians
 

@@ -1,0 +1,48 @@
+"""The benchmark's report: how it sets each contender against the tutorial's loop."""
+
+import importlib.util
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location(
+    "benchmark", ROOT / "bench" / "benchmark.py"
+)
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)
+
+
+def figures(steps_per_s):
+    return {"steps_per_s": steps_per_s, "wall_s": 1.0, "startup_s": 1.0, "peak_gb": 1.0}
+
+
+def test_round_by_round_ratios_pair_each_round_with_its_own_tutorial_run():
+    # The machine was slow in round 2: the ratio of the medians (540 / 350) pairs a
+    # fast round with a slow one, the rounds themselves gave 1.6x and 1.5x.
+    results = {
+        "tutorial": [figures(300.0), figures(400.0)],
+        "gan_mnist": [figures(480.0), figures(600.0)],
+    }
+    assert benchmark.paired_ratios(results, "gan_mnist") == [1.6, 1.5]
+
+
+def test_report_row_shows_both_ratios_and_the_range(capsys):
+    results = {
+        "tutorial": [figures(300.0), figures(400.0), figures(350.0)],
+        "gan_mnist": [figures(480.0), figures(600.0), figures(490.0)],
+    }
+    benchmark.print_table(results)
+    row = next(
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("| gan_mnist.py |")
+    )
+    # Medians 490 and 350: 1.40x; rounds 1.60, 1.50, 1.40: median 1.50x.
+    assert "| 1.40x | 1.50x (1.40-1.60) |" in row
+
+
+def test_a_contender_that_stopped_early_is_paired_only_with_its_rounds():
+    results = {
+        "tutorial": [figures(300.0), figures(400.0), figures(350.0)],
+        "jax-jit": [figures(330.0)],
+    }
+    assert benchmark.paired_ratios(results, "jax-jit") == [1.1]
