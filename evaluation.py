@@ -617,7 +617,7 @@ def reference_figures(evaluator, mnist, train_samples=10000):
 
 
 class CollapseWatch:
-    """Warn once when the samples collapse or the discriminator wins outright.
+    """Warn when the samples collapse or the discriminator wins outright.
 
     The training loop passes every evaluation to check_samples and every loss summary to
     check_d_loss. Each returns a warning line when its condition begins and None

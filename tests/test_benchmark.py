@@ -46,3 +46,22 @@ def test_a_contender_that_stopped_early_is_paired_only_with_its_rounds():
         "jax-jit": [figures(330.0)],
     }
     assert benchmark.paired_ratios(results, "jax-jit") == [1.1]
+
+
+def wall(seconds):
+    return dict(figures(500.0), wall_s=seconds)
+
+
+def test_extras_overhead_is_a_share_of_the_bare_run(capsys):
+    benchmark.print_extras_overhead(
+        {"gan_mnist": wall(66.0), "gan_mnist-no-extras": wall(60.0)}
+    )
+    assert "add 10.0% to gan_mnist.py's wall time" in capsys.readouterr().out
+
+
+def test_a_default_run_faster_than_the_bare_one_is_called_noise(capsys):
+    benchmark.print_extras_overhead(
+        {"gan_mnist": wall(55.0), "gan_mnist-no-extras": wall(60.0)}
+    )
+    out = capsys.readouterr().out
+    assert "add nothing measurable" in out and "%" not in out
