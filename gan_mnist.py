@@ -574,7 +574,7 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                 [mean * size / batch_size for mean, size in zip(half_means, half_sizes)]
             )
 
-        def real_halves(current):
+        def real_images_in_halves(current):
             """The real images of step `current`, as the two halves of its batch."""
             index = tf.minimum(current - first_step, block_steps(settings) - 1)
             return [
@@ -582,16 +582,16 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
                 for part in tf.split(rows[index], half_sizes)
             ]
 
-        def noise_halves(current):
+        def noise_in_halves(current):
             return tf.split(noise(settings, batch_size, current), half_sizes)
 
-        def step(current, real_images, z, all_finite, last_d_loss, last_g_loss):
+        def step(current, real_halves, z_halves, all_finite, last_d_loss, last_g_loss):
             # The batch goes through both networks in two halves: two independent
             # chains of matrix products, which TensorFlow runs side by side, one per
             # core. The losses and gradients are still the whole batch's.
             smoothing = settings["label_smoothing"]
             fake_halves, d_losses = [], []
-            for real_half, z_half in zip(real_images, z):
+            for real_half, z_half in zip(real_halves, z_halves):
                 fake_half = generator(z_half, settings)
                 logits = discriminator(real_half, fake_half, settings)
                 labels = fake_labels(fake_half.shape[0])
@@ -607,7 +607,7 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             # busy and leaves the other free: the next images are gathered beside
             # the discriminator's update, the next noise drawn beside the generator's.
             with tf.control_dependencies([gradient for gradient, _ in d_gradients]):
-                next_real_images = real_halves(current + 1)
+                next_real_halves = real_images_in_halves(current + 1)
 
             # The generator learns against the updated discriminator, which only the
             # fakes need: the label mask zeroes the real rows of G_loss whatever their
@@ -626,20 +626,20 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             )
             g_update = g_optimizer.apply_gradients(g_gradients)
             with tf.control_dependencies([gradient for gradient, _ in g_gradients]):
-                next_z = noise_halves(current + 1)
+                next_z_halves = noise_in_halves(current + 1)
 
             finite = tf.logical_and(tf.is_finite(d_loss), tf.is_finite(g_loss))
             with tf.control_dependencies([g_update]):
                 return (
                     current + 1,
-                    next_real_images,
-                    next_z,
+                    next_real_halves,
+                    next_z_halves,
                     finite,
                     tf.identity(d_loss),
                     tf.identity(g_loss),
                 )
 
-        def keep_going(current, real_images, z, all_finite, last_d_loss, last_g_loss):
+        def keep_going(current, real_halves, z_halves, all_finite, *last_losses):
             return tf.logical_and(current < last_step, all_finite)
 
         reached, _, _, _, d_loss, g_loss = tf.while_loop(
@@ -647,8 +647,8 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             step,
             [
                 first_step,
-                real_halves(first_step),
-                noise_halves(first_step),
+                real_images_in_halves(first_step),
+                noise_in_halves(first_step),
                 tf.constant(True),
                 tf.constant(0.0),
                 tf.constant(0.0),
