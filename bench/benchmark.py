@@ -849,11 +849,12 @@ def print_table(results):
             f"| {figures['peak_gb']:.2f} | {memory} |"
         )
     print()
-    print(
-        "vs tutorial: the ratio of the medians; round by round: the median (and the "
-        "range) of each round's ratio to the tutorial's loop run beside it."
-    )
-    print()
+    if baseline:
+        print(
+            "vs tutorial: the ratio of the medians; round by round: the median (and "
+            "the range) of each round's ratio to the tutorial's loop in that round."
+        )
+        print()
     return medians
 
 
