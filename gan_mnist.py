@@ -1081,6 +1081,14 @@ def plain_steps(run, settings, images, step, stop):
 
 def main(argv=None):
     settings = parse_settings(argv)
+    # Until training takes the stop signals over, a plain kill ends the start-up
+    # as Ctrl-C does, through the same clean-up.
+    with runs.sigterm_interrupts():
+        return start(settings)
+
+
+def start(settings):
+    """Train, resume or evaluate as the settings ask; returns the exit status."""
     try:
         data = load_data(settings["data_dir"])
         if settings["batch_size"] > len(data.train_images):
@@ -1115,12 +1123,13 @@ def main(argv=None):
     except (mnist_idx.DataError, runs.RunError, evaluation.EvaluationError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        terminated = isinstance(interrupt, runs.Terminated)
+        how = "Stopped by SIGTERM" if terminated else "Interrupted"
         print(
-            "Interrupted before training began; no checkpoint was written.",
-            file=sys.stderr,
+            f"{how} before training began; no checkpoint was written.", file=sys.stderr
         )
-        return 130
+        return 143 if terminated else 130
     except BrokenPipeError:
         output_closed()
         print(

@@ -4,11 +4,13 @@ Each run owns logs/<run> (summaries) and tmp/<run> (checkpoints and settings.jso
 TensorBoard on logs/ shows runs side by side and no run writes into another's folder.
 """
 
+import contextlib
 import json
 import os
 import re
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -186,6 +188,31 @@ def find_checkpoint(checkpoint_dir):
             "check the run's name and --checkpoint-dir."
         )
     return checkpoint
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM before training began, raised as Ctrl-C is, so the same clean-up runs."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """Inside the block SIGTERM raises Terminated, until StopSignals takes it over.
+
+    Without this a plain kill during start-up ends the process at once, without a
+    word and without freeing a new run's name.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+
+    def interrupt(number, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StopSignals:

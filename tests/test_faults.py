@@ -394,15 +394,19 @@ def gan_process(tmp_path, *flags):
     )
 
 
-def test_interrupt_during_start_up_leaves_the_name_free(tf, tmp_path):
+@pytest.mark.parametrize(
+    "stop, status, said",
+    [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Stopped by SIGTERM")],
+)
+def test_stop_during_start_up_leaves_the_name_free(tf, tmp_path, stop, status, said):
     process = gan_process(tmp_path, "--run-name", "early", "--steps", "100")
     first_line = process.stdout.readline()  # printed once TensorFlow is imported
     assert first_line.startswith("Run 'early'")
-    process.send_signal(signal.SIGINT)  # while the graph is being built
+    process.send_signal(stop)  # while the graph is being built
     _, errors = process.communicate(timeout=60)
 
-    assert process.returncode == 130, errors
-    assert "Interrupted before training began; no checkpoint was written." in errors
+    assert process.returncode == status, errors
+    assert errors.strip() == f"{said} before training began; no checkpoint was written."
     assert not (tmp_path / "logs" / "early").exists()
     assert not (tmp_path / "tmp" / "early").exists()
 
