@@ -822,7 +822,8 @@ def open_run(settings, data, folders):
     run = Run(settings, graph, session, folders)
     checkpoint = runs.latest_checkpoint(run.checkpoint_dir)
     if checkpoint:
-        check_checkpoint_fits(checkpoint)
+        using = "evaluate it" if settings["eval_only"] is not None else "resume"
+        check_checkpoint_fits(checkpoint, using)
         # The saver keeps only the last few checkpoints it knows of; tell it about the
         # earlier processes' ones, so a resumed run does not pile them up.
         state = tf.train.get_checkpoint_state(str(run.checkpoint_dir))
@@ -905,8 +906,9 @@ def evaluate_only(settings, data, folders):
     return 0
 
 
-def check_checkpoint_fits(checkpoint):
-    """Refuse, in one sentence, a checkpoint whose variables differ from the graph's."""
+def check_checkpoint_fits(checkpoint, using="resume"):
+    """Refuse, in one sentence, a checkpoint whose variables differ from the graph's;
+    `using` names what the fitting flags are for ("resume", "evaluate it")."""
     try:
         saved = dict(tf.train.list_variables(checkpoint))
     except Exception:  # TensorFlow raises several kinds for an unreadable bundle
@@ -920,7 +922,7 @@ def check_checkpoint_fits(checkpoint):
         for flag, value in model_flags_of(saved).items()
     )
     advice = (
-        f"resume with {fitting_flags}"
+        f"{using} with {fitting_flags}"
         if fitting_flags
         else "it comes from another model, so start a new run instead"
     )

@@ -129,7 +129,12 @@ def test_checkpoint_of_another_size_is_refused_naming_the_fitting_flags(
     assert (
         "Generator/First_layer/kernel is [100, 128] there but [100, 64] here" in message
     )
-    assert "--z-dim 100 --g-hidden 128 --d-hidden 128" in message
+    assert "resume with --z-dim 100 --g-hidden 128 --d-hidden 128." in message
+    assert folder_fingerprint(tmp_path) == before
+
+    assert run_main(tmp_path, "--eval-only", "sized", "--g-hidden", "64") == 1
+    message = one_error_line(capsys.readouterr())
+    assert "evaluate it with --z-dim 100 --g-hidden 128 --d-hidden 128." in message
     assert folder_fingerprint(tmp_path) == before
 
 
