@@ -1038,8 +1038,12 @@ def training_steps(run, settings, images, step, signals):
 
 
 def resume_command(settings):
-    """The command line that continues this run, its folders included."""
-    words = ["python", Path(sys.argv[0]).name, "--resume", settings["run_name"]]
+    """The command line that continues this run, its folders included.
+
+    The script is named as it was started, so the command works from the same folder
+    (the default folders are relative to it too).
+    """
+    words = ["python", shlex.quote(sys.argv[0]), "--resume", settings["run_name"]]
     for key in ("logdir", "checkpoint_dir", "data_dir"):
         if settings[key] != DEFAULTS[key]:
             words += ["--" + key.replace("_", "-"), shlex.quote(settings[key])]
@@ -1083,9 +1087,9 @@ def plain_steps(run, settings, images, step, stop):
 
 def main(argv=None):
     settings = parse_settings(argv)
-    # Until training takes the stop signals over, a plain kill ends the start-up
-    # as Ctrl-C does, through the same clean-up.
-    with runs.sigterm_interrupts():
+    # Until training takes the stop signals over, Ctrl-C or a plain kill ends the
+    # start-up through one clean-up, which a second signal does not cut short.
+    with runs.start_up_stops():
         return start(settings)
 
 

@@ -195,24 +195,34 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def sigterm_interrupts():
-    """Inside the block SIGTERM raises Terminated, until StopSignals takes it over.
+def start_up_stops():
+    """Inside the block the first SIGINT or SIGTERM raises KeyboardInterrupt (SIGTERM
+    as Terminated) and any later one is ignored, so that the clean-up of a run stopped
+    before training is not cut short. StopSignals takes both over during training.
 
-    Without this a plain kill during start-up ends the process at once, without a
-    word and without freeing a new run's name.
+    Without this a plain kill during start-up ends the process at once, without a word
+    and without freeing a new run's name, and a second Ctrl-C prints a traceback.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers
         return
 
-    def interrupt(number, frame):
-        raise Terminated()
+    stopped = []
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    def interrupt(number, frame):
+        if not stopped:
+            stopped.append(number)
+            raise Terminated() if number == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {
+        number: signal.signal(number, interrupt)
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class StopSignals:

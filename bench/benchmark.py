@@ -168,6 +168,22 @@ def build_parser():
     return parser
 
 
+def runs_as_python(command):
+    """Whether command is a program that runs Python 3 code."""
+    if not shutil.which(command):
+        return False
+    try:
+        answer = subprocess.run(
+            [command, "-c", "import sys; print(sys.version_info[0])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return answer.returncode == 0 and answer.stdout.strip() == "3"
+
+
 def parse_flags(argv):
     """Flags with --quick applied and the contenders checked; exits on a bad one."""
     parser = build_parser()
@@ -178,13 +194,16 @@ def parse_flags(argv):
         parser.error("--steps and --rounds must each be at least 1.")
 
     names = [name.strip() for name in flags.only.split(",") if name.strip()]
+    names = list(dict.fromkeys(names))  # each contender once, in the order given
+    if not names:
+        parser.error("--only names no contender; give one or more, comma-separated.")
     unknown = [name for name in names if name not in CONTENDERS]
     if unknown:
         parser.error(
             f"unknown contender {', '.join(unknown)}; "
             f"choose from {', '.join(CONTENDERS)}."
         )
-    if not shutil.which(flags.peer_python):
+    if not flags.worker and not runs_as_python(flags.peer_python):
         parser.error(f"--peer-python {flags.peer_python} is not an executable Python.")
     if flags.ideas:
         names += [name for name in IDEAS if name not in names]
@@ -914,6 +933,14 @@ def print_compute_bound(bound, medians):
         )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is."""
+
+
+def stop_on_sigterm(number, frame):
+    raise Terminated()
+
+
 def main(argv=None):
     """Parse flags; run as a worker, or run every contender and print the report."""
     argv = sys.argv[1:] if argv is None else argv
@@ -922,14 +949,30 @@ def main(argv=None):
         run_worker(flags)
         return 0
 
-    # A plain kill becomes an exit, so the temporary folders are still removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    # A plain kill stops the benchmark as Ctrl-C does, so the temporary folders are
+    # still removed and one line says what happened.
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     print_header(flags)
-    results = run_rounds(flags)
-    print()
-    medians = print_table(results) if results else {}
-    print_extras_overhead(medians)
-    print_compute_bound(compute_bound(), medians)
+    if flags.steps < 10000:
+        print(
+            f"Note: {flags.steps} steps measure start-up and the first blocks more than "
+            "speed; compare speeds with 10,000 steps or more.",
+            flush=True,
+        )
+    try:
+        results = run_rounds(flags)
+        print()
+        medians = print_table(results) if results else {}
+        print_extras_overhead(medians)
+        print_compute_bound(compute_bound(), medians)
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        how = "Stopped by SIGTERM" if terminated else "Interrupted"
+        print(
+            f"{how}; the benchmark stopped before its report was complete.",
+            file=sys.stderr,
+        )
+        return 143 if terminated else 130
     return 0
 
 

@@ -1,6 +1,9 @@
-"""The benchmark's report: how it sets each contender against the tutorial's loop."""
+"""The benchmark: its flags, and how its report sets each contender against the
+tutorial's loop."""
 
 import importlib.util
+
+import pytest
 
 from conftest import ROOT
 
@@ -65,3 +68,28 @@ def test_a_default_run_faster_than_the_bare_one_is_called_noise(capsys):
     )
     out = capsys.readouterr().out
     assert "add nothing measurable" in out and "%" not in out
+
+
+def refusal(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.parse_flags(list(argv))
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_only_with_no_contender_is_refused(capsys):
+    assert "--only names no contender" in refusal(capsys, "--only", " , ,")
+
+
+def test_a_contender_named_twice_runs_once():
+    flags = benchmark.parse_flags(["--only", "gan_mnist,tutorial,gan_mnist"])
+    assert flags.contenders == ["gan_mnist", "tutorial"]
+
+
+def test_peer_python_must_run_python(capsys, tmp_path):
+    not_python = tmp_path / "fake-python"
+    not_python.write_text("#!/bin/sh\necho hello\n")
+    not_python.chmod(0o755)
+    assert "is not an executable Python" in refusal(
+        capsys, "--peer-python", str(not_python)
+    )

@@ -287,7 +287,7 @@ def test_interrupt_saves_a_checkpoint_and_the_run_resumes_from_it(tf, tmp_path):
     assert f"tensorboard --logdir {tmp_path / 'logs'}" in "".join(opening)
     match = re.search(
         r"Stopped by SIGINT at step (\d+); checkpoint saved\. Resume with: "
-        r"python gan_mnist\.py --resume stopped",
+        + re.escape(f"python {ROOT / 'gan_mnist.py'} --resume stopped"),
         output,
     )
     assert match, output
@@ -412,6 +412,22 @@ def test_stop_during_start_up_leaves_the_name_free(tf, tmp_path, stop, status, s
 
     assert process.returncode == status, errors
     assert errors.strip() == f"{said} before training began; no checkpoint was written."
+    assert not (tmp_path / "logs" / "early").exists()
+    assert not (tmp_path / "tmp" / "early").exists()
+
+
+def test_repeated_stops_during_start_up_still_end_in_one_line(tf, tmp_path):
+    process = gan_process(tmp_path, "--run-name", "early", "--steps", "100")
+    assert process.stdout.readline().startswith("Run 'early'")
+    for stop in (signal.SIGINT, signal.SIGINT, signal.SIGTERM):  # an impatient user
+        process.send_signal(stop)
+    _, errors = process.communicate(timeout=60)
+
+    assert process.returncode == 130, errors
+    assert (
+        errors.strip()
+        == "Interrupted before training began; no checkpoint was written."
+    )
     assert not (tmp_path / "logs" / "early").exists()
     assert not (tmp_path / "tmp" / "early").exists()
 
