@@ -955,8 +955,8 @@ def main(argv=None):
     print_header(flags)
     if flags.steps < 10000:
         print(
-            f"Note: {flags.steps} steps measure start-up and the first blocks more than "
-            "speed; compare speeds with 10,000 steps or more.",
+            f"Note: {flags.steps} steps measure start-up and the first blocks more "
+            "than speed; compare speeds with 10,000 steps or more.",
             flush=True,
         )
     try:
