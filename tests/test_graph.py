@@ -111,3 +111,36 @@ def test_label_smoothing_changes_only_the_real_targets(tf):
     assert smoothed - plain == pytest.approx(
         (per_row_smoothed[:2] - per_row_plain[:2]).sum() / 4, rel=1e-5
     )
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_loss_slopes_match_tensorflows_own_gradient(tf, smoothing):
+    logits = np.array([[2.0], [-1.5], [0.3], [-0.7], [1.1], [-9.0]], dtype=np.float32)
+    labels = np.array([[0], [0], [0], [1], [1], [1]], dtype=np.float32)
+    targets = labels + (1 - labels) * smoothing
+    with tf.Graph().as_default(), tf.Session() as session:
+        logits_in = tf.constant(logits)
+        d_loss = gan_mnist.discriminator_loss(logits_in, tf.constant(labels), smoothing)
+        g_loss = gan_mnist.generator_loss(logits_in, tf.constant(labels))
+        # The same losses through TensorFlow's own cross-entropy and its gradient.
+        own_d = tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits_in)
+        )
+        own_g = tf.reduce_mean(
+            labels
+            * tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=tf.zeros_like(logits_in), logits=logits_in
+            )
+        )
+        slopes = session.run(
+            [tf.gradients(loss, logits_in)[0] for loss in (d_loss, g_loss, own_d, own_g)]
+        )
+
+    d_slope, g_slope, own_d_slope, own_g_slope = slopes
+    probability = 1.0 / (1.0 + np.exp(-logits))
+    np.testing.assert_allclose(d_slope, own_d_slope, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(g_slope, own_g_slope, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(d_slope, (probability - targets) / 6, rtol=1e-5)
+    # The real rows get no slope from the generator's loss.
+    np.testing.assert_array_equal(g_slope[:3], 0.0)
+    np.testing.assert_allclose(g_slope[3:], probability[3:] / 6, rtol=1e-5)
