@@ -17,6 +17,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -445,6 +446,34 @@ def generator_loss(logits, labels):
         return mean_cross_entropy(logits, tf.zeros_like(logits), weights=labels)
 
 
+def loss_summary(d_loss, g_loss, real_logits, fake_logits):
+    """The scalars logged every summary_every steps: both losses, and the
+    discriminator's mean belief that real images are real, and fakes too."""
+    with tf.name_scope("D_output"):
+        real_score = tf.reduce_mean(1.0 - tf.nn.sigmoid(real_logits), name="real")
+        fake_score = tf.reduce_mean(1.0 - tf.nn.sigmoid(fake_logits), name="fake")
+    # Graph op names are unique regardless of case, so tf.summary.scalar("G_loss")
+    # would be tagged "G_loss_1" beside the G_loss scope; the raw ops take the tag as
+    # given, keeping the tutorial's plain names.
+    return tf.summary.merge(
+        [
+            tf.raw_ops.ScalarSummary(tags=tag, values=value, name=f"{tag}_summary")
+            for tag, value in (
+                ("D_loss", d_loss),
+                ("G_loss", g_loss),
+                ("D_of_real_images", real_score),
+                ("D_of_fake_images", fake_score),
+            )
+        ]
+    )
+
+
+def all_weights_finite():
+    return tf.reduce_all(
+        [tf.reduce_all(tf.is_finite(variable)) for variable in tf.trainable_variables()]
+    )
+
+
 # --------------------------------------------------------------------------------------
 # The whole graph: the tutorial's step, the fast training loop, summaries
 # --------------------------------------------------------------------------------------
@@ -480,25 +509,8 @@ def build_graph(settings, num_examples):
             training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         )
 
-    with tf.name_scope("D_output"):
-        # The discriminator's mean belief that real images are real, and fakes too.
-        probability_fake = tf.nn.sigmoid(logits)
-        real_score = tf.reduce_mean(1.0 - probability_fake[:batch_size], name="real")
-        fake_score = tf.reduce_mean(1.0 - probability_fake[batch_size:], name="fake")
-
-    # Graph op names are unique regardless of case, so tf.summary.scalar("G_loss")
-    # would be tagged "G_loss_1" beside the G_loss scope; the raw ops take the tag as
-    # given, keeping the tutorial's plain names.
-    graph["loss_summary"] = tf.summary.merge(
-        [
-            tf.raw_ops.ScalarSummary(tags=tag, values=value, name=f"{tag}_summary")
-            for tag, value in (
-                ("D_loss", d_loss),
-                ("G_loss", g_loss),
-                ("D_of_real_images", real_score),
-                ("D_of_fake_images", fake_score),
-            )
-        ]
+    graph["loss_summary"] = loss_summary(
+        d_loss, g_loss, logits[:batch_size], logits[batch_size:]
     )
     images_28x28 = tf.reshape(fake_images, [-1, 28, 28, 1])
     graph["image_summary"] = tf.raw_ops.ImageSummary(
@@ -544,9 +556,7 @@ def build_graph(settings, num_examples):
             noise(settings, GRID_SIZE, -1), settings, scope="Generator"
         )
 
-    graph["weights_finite"] = tf.reduce_all(
-        [tf.reduce_all(tf.is_finite(variable)) for variable in tf.trainable_variables()]
-    )
+    graph["weights_finite"] = all_weights_finite()
     # The training images variable is local: it is fed at start-up, never saved.
     graph["saver"] = tf.train.Saver(max_to_keep=5, save_relative_paths=True)
     table = "".join(
@@ -590,6 +600,7 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         first_step = tf.identity(global_step)
         last_step = first_step + count
         half_sizes = halves(batch_size)
+        smoothing = settings["label_smoothing"]
 
         def batch_mean(half_means):
             """The whole batch's mean loss from the mean losses of its halves."""
@@ -608,18 +619,18 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         def noise_in_halves(current):
             return tf.split(noise(settings, batch_size, current), half_sizes)
 
-        def step(current, real_halves, z_halves, all_finite, last_d_loss, last_g_loss):
+        def step(current, real_halves, z_halves, first_logits, all_finite, *losses):
             # The batch goes through both networks in two halves: two independent
             # chains of matrix products, which TensorFlow runs side by side, one per
             # core. The losses and gradients are still the whole batch's.
-            smoothing = settings["label_smoothing"]
-            fake_halves, d_losses = [], []
+            fake_halves, d_logits, d_losses = [], [], []
             for real_half, z_half in zip(real_halves, z_halves):
                 fake_half = generator(z_half, settings)
                 logits = discriminator(real_half, fake_half, settings)
                 labels = fake_labels(fake_half.shape[0])
                 d_losses.append(discriminator_loss(logits, labels, smoothing))
                 fake_halves.append(fake_half)
+                d_logits.append(logits)
             d_loss = batch_mean(d_losses)
             d_gradients = d_optimizer.compute_gradients(
                 d_loss, var_list=tf.trainable_variables("Discriminator")
@@ -651,27 +662,35 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             with tf.control_dependencies([gradient for gradient, _ in g_gradients]):
                 next_z_halves = noise_in_halves(current + 1)
 
+            # The first step's logits are kept for the block's loss summary.
+            is_first = tf.equal(current, first_step)
+            first_logits = [
+                tf.where(is_first, new, kept)
+                for new, kept in zip(d_logits, first_logits)
+            ]
             finite = tf.logical_and(tf.is_finite(d_loss), tf.is_finite(g_loss))
             with tf.control_dependencies([g_update]):
                 return (
                     current + 1,
                     next_real_halves,
                     next_z_halves,
+                    first_logits,
                     finite,
                     tf.identity(d_loss),
                     tf.identity(g_loss),
                 )
 
-        def keep_going(current, real_halves, z_halves, all_finite, *last_losses):
+        def keep_going(current, real_halves, z_halves, first_logits, all_finite, *_):
             return tf.logical_and(current < last_step, all_finite)
 
-        reached, _, _, _, d_loss, g_loss = tf.while_loop(
+        reached, _, _, first_logits, _, d_loss, g_loss = tf.while_loop(
             keep_going,
             step,
             [
                 first_step,
                 real_images_in_halves(first_step),
                 noise_in_halves(first_step),
+                [tf.zeros([2 * size, 1]) for size in half_sizes],
                 tf.constant(True),
                 tf.constant(0.0),
                 tf.constant(0.0),
@@ -679,6 +698,28 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
             parallel_iterations=1,
         )
         run_steps = tf.assign(global_step, reached)
+        with tf.control_dependencies([run_steps]):
+            weights_finite = all_weights_finite()
+
+        # The loss summary of the block's first step, from the logits its
+        # discriminator update saw: what the tutorial logged, with no extra run.
+        first_labels = [fake_labels(size) for size in half_sizes]
+        first_d_loss = batch_mean(
+            [
+                discriminator_loss(logits, labels, smoothing)
+                for logits, labels in zip(first_logits, first_labels)
+            ]
+        )
+        first_g_loss = batch_mean(
+            [
+                generator_loss(logits, labels)
+                for logits, labels in zip(first_logits, first_labels)
+            ]
+        )
+        # Each half's logits are those of its real images, then of its fakes.
+        split_logits = [tf.split(logits, 2) for logits in first_logits]
+        real_logits = tf.concat([real for real, _ in split_logits], axis=0)
+        fake_logits = tf.concat([fake for _, fake in split_logits], axis=0)
     return {
         "all_images_feed": all_images_feed,
         "all_images": all_images,
@@ -687,6 +728,11 @@ def training_loop(settings, num_examples, d_optimizer, g_optimizer, global_step)
         "run_steps": run_steps,
         "run_d_loss": d_loss,
         "run_g_loss": g_loss,
+        "run_weights_finite": weights_finite,
+        "run_first_d_loss": first_d_loss,
+        "run_loss_summary": loss_summary(
+            first_d_loss, first_g_loss, real_logits, fake_logits
+        ),
     }
 
 
@@ -994,28 +1040,27 @@ def training_steps(run, settings, images, step, signals):
     started = time.perf_counter()
     first_step = step
     while step < settings["steps"]:
-        real_images = real_batch(images, seed, step, batch_size)
-        if is_due(step, settings["summary_every"]):
-            warning = watch.check_d_loss(step, run.write_losses(step, real_images))
-            if warning:
-                progress.say(warning)
         if is_due(step, settings["image_every"]):
-            run.write_images(step, real_images)
+            run.write_images(step, real_batch(images, seed, step, batch_size))
         if is_due(step, settings["eval_every"]):
             warning = watch.check_samples(step, run.evaluate(step))
             if warning:
                 progress.say(warning)
 
         stop = next_stop(step, settings)
+        log_losses = is_due(step, settings["summary_every"])
         if settings["plain_loop"]:
-            step, d_loss, g_loss = plain_steps(run, settings, images, step, stop)
+            block = plain_steps(run, settings, images, step, stop, log_losses)
         else:
-            step, d_loss, g_loss = fast_steps(run, settings, len(images), step, stop)
+            block = fast_steps(run, settings, len(images), step, stop, log_losses)
+        if log_losses:
+            warning = watch.check_d_loss(step, block.first_d_loss)
+            if warning:
+                progress.say(warning)
+        step, d_loss, g_loss = block.step, block.d_loss, block.g_loss
         # A finite loss can still come with an update that overflowed the weights, so
         # both are checked before anything is saved from this state.
-        if not (math.isfinite(d_loss) and math.isfinite(g_loss)) or not session.run(
-            graph["weights_finite"]
-        ):
+        if not (math.isfinite(d_loss) and math.isfinite(g_loss) and block.finite):
             kept = runs.latest_checkpoint(run.checkpoint_dir)
             kept = (
                 f"the last finite checkpoint, {Path(kept).name}, is kept"
@@ -1073,34 +1118,65 @@ def resume_command(settings):
     return " ".join(words)
 
 
-def fast_steps(run, settings, num_examples, step, stop):
-    """Steps step..stop-1 in one session.run of the in-graph training loop."""
+class Block(NamedTuple):
+    """What a block of training steps ends with."""
+
+    step: int  # the step reached
+    d_loss: float  # the losses of its last step
+    g_loss: float
+    finite: bool  # whether every weight is still finite
+    first_d_loss: float  # D_loss of its first step, when its losses were logged
+
+
+def fast_steps(run, settings, num_examples, step, stop, log_losses):
+    """Steps step..stop-1 in one session.run of the in-graph training loop, which
+    also logs the first step's losses when log_losses is true."""
     graph = run.graph
     rows = np.zeros(graph["rows"].shape, np.int32)
     for index, current in enumerate(range(step, stop)):
         rows[index] = batch_indices(
             settings["seed"], current, settings["batch_size"], num_examples
         )
-    return run.session.run(
-        [graph["run_steps"], graph["run_d_loss"], graph["run_g_loss"]],
-        {graph["rows"]: rows, graph["count"]: stop - step},
+    fetches = {
+        key: graph[f"run_{key}"]
+        for key in ("steps", "d_loss", "g_loss", "weights_finite")
+        + (("loss_summary", "first_d_loss") if log_losses else ())
+    }
+    results = run.session.run(
+        fetches, {graph["rows"]: rows, graph["count"]: stop - step}
+    )
+    if log_losses:
+        run.writer.add_summary(results["loss_summary"], step)
+    return Block(
+        results["steps"],
+        results["d_loss"],
+        results["g_loss"],
+        results["weights_finite"],
+        results.get("first_d_loss"),
     )
 
 
-def plain_steps(run, settings, images, step, stop):
+def plain_steps(run, settings, images, step, stop, log_losses):
     """The tutorial's way: feed each batch from Python, one step at a time."""
     graph, session = run.graph, run.session
+    seed, batch_size = settings["seed"], settings["batch_size"]
+    first_d_loss = None
+    if log_losses:
+        first_d_loss = run.write_losses(
+            step, real_batch(images, seed, step, batch_size)
+        )
     d_loss = g_loss = float("nan")
     for current in range(step, stop):
-        batch = real_batch(images, settings["seed"], current, settings["batch_size"])
-        feed = {graph["real_images"]: batch}
+        feed = {graph["real_images"]: real_batch(images, seed, current, batch_size)}
         _, d_loss = session.run([graph["d_train"], graph["d_loss"]], feed)
         # G_loss as the generator's update sees it, against the updated
         # discriminator, as the fast loop reports it.
         _, g_loss = session.run([graph["g_train"], graph["g_loss"]], feed)
         if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
-            return current + 1, d_loss, g_loss
-    return stop, d_loss, g_loss
+            stop = current + 1
+            break
+    finite = session.run(graph["weights_finite"])
+    return Block(stop, d_loss, g_loss, finite, first_d_loss)
 
 
 # --------------------------------------------------------------------------------------
