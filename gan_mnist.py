@@ -1081,6 +1081,11 @@ def training_steps(run, settings, images, step, signals):
     writer.add_summary(session.run(graph["settings_summary"]), step)
     if not settings["plain_loop"]:
         session.run(graph["all_images"].initializer, {graph["all_images_feed"]: images})
+        # A block of no steps: TensorFlow prepares what a session.run needs on its
+        # first call (a few tenths of a second here), which is start-up, as
+        # compiling is, rather than training time.
+        log_losses = is_due(step, settings["summary_every"])
+        fast_steps(run, settings, len(images), step, step, log_losses)
 
     print(f"Training from step {step} to {settings['steps']}.", flush=True)
     progress = Progress(step, settings["steps"])
@@ -1189,7 +1194,7 @@ class Block(NamedTuple):
 
 def fast_steps(run, settings, num_examples, step, stop, log_losses):
     """Steps step..stop-1 in one session.run of the in-graph training loop, which
-    also logs the first step's losses when log_losses is true."""
+    also logs the first step's losses when log_losses is true (and there is one)."""
     graph = run.graph
     rows = np.zeros(graph["rows"].shape, np.int32)
     for index, current in enumerate(range(step, stop)):
@@ -1204,7 +1209,7 @@ def fast_steps(run, settings, num_examples, step, stop, log_losses):
     results = run.session.run(
         fetches, {graph["rows"]: rows, graph["count"]: stop - step}
     )
-    if log_losses:
+    if log_losses and stop > step:
         run.writer.add_summary(results["loss_summary"], step)
     return Block(
         results["steps"],
