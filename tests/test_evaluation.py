@@ -336,25 +336,3 @@ def test_idle_evaluations_hand_errors_back_and_stop_their_threads(evaluator, mni
             break
         time.sleep(0.01)
     assert idle_threads() == []
-
-
-def test_without_the_idle_policy_each_evaluation_is_done_at_once(
-    evaluator, mnist, monkeypatch
-):
-    def refused(*args):
-        raise PermissionError("no such policy here")
-
-    monkeypatch.setattr(evaluation.os, "sched_setscheduler", refused, raising=False)
-    tf = evaluation.import_tensorflow()
-    graph, images, samples = pass_through(tf)
-    batch = evaluation.as_pixels(mnist.test_images[:2000])
-    evaluations = evaluation.IdleEvaluations(evaluator, graph, samples)
-    try:
-        assert not evaluations.in_background
-        evaluations.submit(7, {images: batch})
-        # Done before submit returned: no waiting needed to collect it.
-        [(step, metrics)] = evaluations.finished()
-    finally:
-        evaluations.close()
-    assert step == 7
-    assert metrics.score == pytest.approx(evaluator.evaluate(batch).score, rel=1e-5)
