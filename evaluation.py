@@ -583,84 +583,66 @@ class Evaluator:
 
 
 class IdleEvaluations:
-    """Evaluations drawn and judged on a thread that runs only when a core would
-    otherwise idle.
+    """Evaluations judged on a thread that runs only when a core would otherwise idle.
 
     Training keeps the cores busy most of the time, not all of it: between its ops
     one core often waits for the other. Under Linux's SCHED_IDLE policy this thread,
-    and the TensorFlow threads of the sessions it opens (threads inherit the policy),
-    get only that spare time, so evaluating slows training far less than evaluating
-    in its place. Each evaluation runs `images` of `graph` with the feed given to
-    submit (a copy of a generator's weights, say) and judges those samples. Results
-    come back in the order given. Where the policy cannot be set, each evaluation
-    is done at once instead.
+    and the TensorFlow threads of the session it opens (threads inherit the policy),
+    get only that spare time, so classifying samples slows training far less than
+    classifying them in its place. Results come back in the order given. Where the
+    policy cannot be set, each evaluation is judged at once instead.
     """
 
-    def __init__(self, evaluator, graph, images):
-        self._evaluator, self._graph, self._images = evaluator, graph, images
+    def __init__(self, evaluator):
+        self._evaluator = evaluator
         self._requests = queue.SimpleQueue()
         self._results = queue.SimpleQueue()
         self._pending = 0
         self._thread = None
-        self._sessions = None  # for evaluations done at once
         if hasattr(os, "SCHED_IDLE"):
             opened = queue.SimpleQueue()
             thread = threading.Thread(
-                target=self._work, args=(opened,), name="idle-evaluations"
+                target=self._judge, args=(opened,), name="idle-evaluations"
             )
             thread.start()
             if opened.get():
                 self._thread = thread
             else:
                 thread.join()
-        if self._thread is None:
-            self._sessions = self._open_sessions()
 
     @property
     def in_background(self):
         return self._thread is not None
 
-    def _open_sessions(self, config=None):
-        """Sessions for the samples' graph and for the classifier's."""
-        return [
-            new_session(graph, config)
-            for graph in (self._graph, self._evaluator.classifier.graph)
-        ]
-
-    def _evaluate(self, feed, sessions):
-        samples = sessions[0].run(self._images, feed)
-        return self._evaluator.evaluate(samples, sessions[1])
-
-    def _work(self, opened):
+    def _judge(self, opened):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            # Threads of their own, started from this thread, so they run as idly.
-            sessions = self._open_sessions(tf.ConfigProto(use_per_session_threads=True))
-        except Exception:  # no such policy here: evaluate each at once
+            # Threads of its own, started from this thread, so they run as idly.
+            config = tf.ConfigProto(use_per_session_threads=True)
+            session = new_session(self._evaluator.classifier.graph, config)
+        except Exception:  # no such policy here: judge each evaluation at once
             opened.put(False)
             return
         opened.put(True)
-        while (request := self._requests.get()) is not None:
-            key, feed = request
-            try:
-                outcome = self._evaluate(feed, sessions)
-            except Exception as error:  # handed to the caller, raised there
-                outcome = error
-            self._results.put((key, outcome))
-        for session in sessions:
-            session.close()
+        with session:
+            while (request := self._requests.get()) is not None:
+                key, images = request
+                try:
+                    outcome = self._evaluator.evaluate(images, session)
+                except Exception as error:  # handed to the caller, raised there
+                    outcome = error
+                self._results.put((key, outcome))
 
-    def submit(self, key, feed):
-        """Evaluate the samples that feed gives; the Metrics come back from
-        finished() with key."""
+    def submit(self, key, images):
+        """Judge images; their Metrics come back from finished() with key."""
         self._pending += 1
         if self.in_background:
-            self._requests.put((key, feed))
+            self._requests.put((key, images))
         else:
-            self._results.put((key, self._evaluate(feed, self._sessions)))
+            self._results.put((key, self._evaluator.evaluate(images)))
 
     def finished(self, wait=False):
-        """(key, Metrics) of the evaluations done so far, or of all with wait."""
+        """(key, Metrics) of the evaluations judged so far, or of all with wait."""
         done = []
         while self._pending and (wait or not self._results.empty()):
             key, outcome = self._results.get()
@@ -671,14 +653,11 @@ class IdleEvaluations:
         return done
 
     def close(self):
-        """Stop the thread once it has done what it was given; close the sessions."""
+        """Stop the thread once it has judged what it was given."""
         if self._thread is not None:
             self._requests.put(None)
             self._thread.join()
             self._thread = None
-        for session in self._sessions or []:
-            session.close()
-        self._sessions = None
 
 
 def open_evaluator(cache_dir=DEFAULT_CACHE_DIR, mnist=None, report=print):

@@ -524,36 +524,15 @@ def build_graph(settings, num_examples):
     )
 
     with tf.name_scope("Evaluation"):
-        # The generator reads its weights here through inputs that default to them,
-        # so that the samples of a step can also be drawn later, in another session,
-        # from a copy of that step's weights.
-        weight_inputs = {}
-
-        def weights_as_inputs(getter, name, *args, **kwargs):
-            if name not in weight_inputs:
-                variable = getter(name, *args, **kwargs)
-                # Variables are made outside any name scope; their inputs go here.
-                with tf.name_scope(f"Evaluation/{variable.op.name}_input/"):
-                    weight_inputs[name] = tf.placeholder_with_default(
-                        variable.read_value(), variable.shape, "value"
-                    )
-                graph.setdefault("eval_weights", {})[weight_inputs[name]] = variable
-            return weight_inputs[name]
-
+        # In two halves, which run side by side like the training loop's.
         eval_noise = noise(settings, settings["eval_samples"], -2)
-        with tf.variable_scope(
-            tf.get_variable_scope(),
-            custom_getter=weights_as_inputs,
-            auxiliary_name_scope=False,
-        ):
-            # In two halves, which run side by side like the training loop's.
-            graph["eval_images"] = tf.concat(
-                [
-                    generator(part, settings, scope="Generator")
-                    for part in tf.split(eval_noise, halves(settings["eval_samples"]))
-                ],
-                axis=0,
-            )
+        graph["eval_images"] = tf.concat(
+            [
+                generator(part, settings, scope="Generator")
+                for part in tf.split(eval_noise, halves(settings["eval_samples"]))
+            ],
+            axis=0,
+        )
         graph["eval_values"] = {
             tag: tf.placeholder(tf.float32, [], tag) for tag in EVALUATION_SCALARS
         }
@@ -890,16 +869,16 @@ class Run:
                 file=sys.stderr,
             )
 
-    def evaluate(self):
-        """The figures of eval_samples samples of the current weights."""
-        return self.evaluator.evaluate(self.session.run(self.graph["eval_images"]))
+    def evaluate(self, step=None):
+        """Judge eval_samples samples now; log the figures at `step` if given."""
+        metrics = self.evaluator.evaluate(self.session.run(self.graph["eval_images"]))
+        if step is not None:
+            self.write_evaluation(step, metrics)
+        return metrics
 
     def evaluate_later(self, step):
-        """Copy the generator's weights at `step`; its samples are drawn from them
-        and judged on otherwise idle cores."""
-        weights = self.graph["eval_weights"]
-        values = self.session.run(list(weights.values()))
-        self.evaluations.submit(step, dict(zip(weights, values)))
+        """Draw the samples of `step` now, from its weights; judge them on idle cores."""
+        self.evaluations.submit(step, self.session.run(self.graph["eval_images"]))
 
     def judged_evaluations(self, wait=False):
         """(step, Metrics) of the evaluations judged since the last call, each logged;
@@ -974,9 +953,7 @@ def train(settings, data, folders):
         runs.save_settings(run.checkpoint_dir, run_settings(settings))
         with run.session, runs.StopSignals() as signals:
             run.writer = tf.summary.FileWriter(str(run.log_dir), run.session.graph)
-            run.evaluations = evaluation.IdleEvaluations(
-                run.evaluator, run.session.graph, run.graph["eval_images"]
-            )
+            run.evaluations = evaluation.IdleEvaluations(run.evaluator)
             try:
                 return training_steps(run, settings, data.train_images, step, signals)
             except BrokenPipeError:
@@ -1160,8 +1137,7 @@ def training_steps(run, settings, images, step, signals):
     if settings["image_every"]:
         run.write_images(step, real_batch(images, seed, step, batch_size))
         run.write_gif()
-    run.evaluate_later(step)
-    [(_, metrics)] = run.judged_evaluations(wait=True)
+    metrics = run.evaluate(step)
     print(f"Samples at step {step}: {metrics.summary()}")
     warning = watch.check_samples(step, metrics)
     if warning:

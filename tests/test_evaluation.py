@@ -280,38 +280,24 @@ def idle_threads():
     ]
 
 
-def pass_through(tf):
-    """A graph whose samples are the images fed to it, and its input."""
-    graph = tf.Graph()
-    with graph.as_default():
-        images = tf.placeholder(tf.float32, [None, evaluation.PIXELS])
-        return graph, images, tf.identity(images)
-
-
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
-def test_idle_evaluations_run_on_idle_threads_as_the_evaluator_does(evaluator, mnist):
-    tf = evaluation.import_tensorflow()
-    graph, images, samples = pass_through(tf)
+def test_idle_evaluations_judge_on_idle_threads_as_the_evaluator_does(evaluator, mnist):
     ones = mnist.test_images[mnist.test_labels == 1]
-    batches = [
-        evaluation.as_pixels(mnist.test_images[:3000]),
-        evaluation.as_pixels(ones),
-    ]
-    evaluations = evaluation.IdleEvaluations(evaluator, graph, samples)
+    evaluations = evaluation.IdleEvaluations(evaluator)
     try:
         assert evaluations.in_background
-        # The thread and the TensorFlow threads of its sessions, which it started.
-        assert len(idle_threads()) >= 3
-        evaluations.submit(100, {images: batches[0]})
-        evaluations.submit(200, {images: batches[1]})
+        # The thread and the TensorFlow threads of its session, which it started.
+        assert len(idle_threads()) >= 2
+        evaluations.submit(100, mnist.test_images[:3000])
+        evaluations.submit(200, ones)
         judged = evaluations.finished(wait=True)
         assert evaluations.finished(wait=True) == []
     finally:
         evaluations.close()
 
     assert [step for step, _ in judged] == [100, 200]
-    for (_, metrics), batch in zip(judged, batches):
-        expected = evaluator.evaluate(batch)
+    for (_, metrics), images in zip(judged, (mnist.test_images[:3000], ones)):
+        expected = evaluator.evaluate(images)
         assert metrics.num_samples == expected.num_samples
         assert metrics.score == pytest.approx(expected.score, rel=1e-5)
         assert metrics.frechet_distance == pytest.approx(
@@ -323,10 +309,8 @@ def test_idle_evaluations_run_on_idle_threads_as_the_evaluator_does(evaluator, m
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
 def test_idle_evaluations_hand_errors_back_and_stop_their_threads(evaluator, mnist):
-    tf = evaluation.import_tensorflow()
-    graph, images, samples = pass_through(tf)
-    evaluations = evaluation.IdleEvaluations(evaluator, graph, samples)
-    evaluations.submit(0, {images: evaluation.as_pixels(mnist.test_images[:1])})
+    evaluations = evaluation.IdleEvaluations(evaluator)
+    evaluations.submit(0, mnist.test_images[:1])
     with pytest.raises(evaluation.EvaluationError, match="at least 2 samples"):
         evaluations.finished(wait=True)
     evaluations.close()

@@ -133,10 +133,7 @@ def test_loss_slopes_match_tensorflows_own_gradient(tf, smoothing):
             )
         )
         slopes = session.run(
-            [
-                tf.gradients(loss, logits_in)[0]
-                for loss in (d_loss, g_loss, own_d, own_g)
-            ]
+            [tf.gradients(loss, logits_in)[0] for loss in (d_loss, g_loss, own_d, own_g)]
         )
 
     d_slope, g_slope, own_d_slope, own_g_slope = slopes
@@ -147,28 +144,3 @@ def test_loss_slopes_match_tensorflows_own_gradient(tf, smoothing):
     # The real rows get no slope from the generator's loss.
     np.testing.assert_array_equal(g_slope[:3], 0.0)
     np.testing.assert_allclose(g_slope[3:], probability[3:] / 6, rtol=1e-5)
-
-
-def test_evaluation_samples_can_be_drawn_elsewhere_from_a_copy_of_the_weights(tf):
-    settings = dict(SETTINGS, run_name="t", eval_samples=50)
-    with tf.Graph().as_default() as tf_graph:
-        ops = gan_mnist.build_graph(settings, num_examples=20)
-        inputs = ops["eval_weights"]
-        assert sorted(variable.op.name for variable in inputs.values()) == sorted(
-            variable.op.name for variable in tf.trainable_variables("Generator")
-        )
-        with tf.Session() as session:
-            session.run(tf.global_variables_initializer())
-            samples = session.run(ops["eval_images"])
-            weights = dict(zip(inputs, session.run(list(inputs.values()))))
-        # A session of the same graph whose variables were never set: the samples
-        # come from the copy alone.
-        with tf.Session(graph=tf_graph) as elsewhere:
-            copied = elsewhere.run(ops["eval_images"], weights)
-            halved = elsewhere.run(
-                ops["eval_images"],
-                {tensor: value / 2 for tensor, value in weights.items()},
-            )
-    assert samples.shape == (50, 784)
-    np.testing.assert_allclose(copied, samples, atol=1e-6)
-    assert np.abs(halved - samples).max() > 0.01
