@@ -1052,6 +1052,16 @@ def training_steps(run, settings, images, step, signals):
     started = time.perf_counter()
     first_step = step
     while step < settings["steps"]:
+        # Checked before each block, so that a stop asked for while the loop was
+        # being prepared does not train a block first.
+        if signals.received:
+            run.save_checkpoint(step)
+            writer.flush()
+            progress.say(
+                f"Stopped by {signals.received.name} at step {step}; checkpoint saved. "
+                f"Resume with: {resume_command(settings)}"
+            )
+            return signals.exit_status
         if is_due(step, settings["image_every"]):
             run.write_images(step, real_batch(images, seed, step, batch_size))
         if is_due(step, settings["eval_every"]):
@@ -1090,14 +1100,6 @@ def training_steps(run, settings, images, step, signals):
         progress.update(step, d_loss, g_loss)
         if is_due(step, settings["checkpoint_every"]) or step == settings["steps"]:
             run.save_checkpoint(step)
-        if signals.received and step < settings["steps"]:
-            run.save_checkpoint(step)
-            writer.flush()
-            progress.say(
-                f"Stopped by {signals.received.name} at step {step}; checkpoint saved. "
-                f"Resume with: {resume_command(settings)}"
-            )
-            return signals.exit_status
 
     progress.close()
     elapsed = time.perf_counter() - started

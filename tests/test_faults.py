@@ -464,3 +464,22 @@ def test_an_unreadable_grid_costs_the_gif_not_the_run(tmp_path, capsys):
     assert "Warning: no progress.gif" in capsys.readouterr().err
     assert not (run.grid_dir / "progress.gif").exists()
     assert (run.grid_dir / "step_000000.png").is_file()
+
+
+def test_a_stop_while_the_loop_is_prepared_trains_no_block(
+    tmp_path, capsys, monkeypatch
+):
+    import gan_mnist
+
+    fast_steps = gan_mnist.fast_steps
+
+    def stopped_while_preparing(run, settings, num_examples, step, stop, log_losses):
+        if stop == step:  # the block of no steps that prepares the loop
+            os.kill(os.getpid(), signal.SIGINT)
+        return fast_steps(run, settings, num_examples, step, stop, log_losses)
+
+    monkeypatch.setattr(gan_mnist, "fast_steps", stopped_while_preparing)
+    status = run_main(tmp_path, "--run-name", "early", "--steps", "300", *QUIET_FLAGS)
+    assert status == 130
+    assert "Stopped by SIGINT at step 0; checkpoint saved." in capsys.readouterr().out
+    assert runs.latest_checkpoint(tmp_path / "tmp" / "early").endswith("model.ckpt-0")
