@@ -132,9 +132,8 @@ def test_loss_slopes_match_tensorflows_own_gradient(tf, smoothing):
                 labels=tf.zeros_like(logits_in), logits=logits_in
             )
         )
-        slopes = session.run(
-            [tf.gradients(loss, logits_in)[0] for loss in (d_loss, g_loss, own_d, own_g)]
-        )
+        losses = (d_loss, g_loss, own_d, own_g)
+        slopes = session.run([tf.gradients(loss, logits_in)[0] for loss in losses])
 
     d_slope, g_slope, own_d_slope, own_g_slope = slopes
     probability = 1.0 / (1.0 + np.exp(-logits))
