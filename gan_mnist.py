@@ -1139,7 +1139,7 @@ class Block(NamedTuple):
     d_loss: float  # the losses of its last step
     g_loss: float
     finite: bool  # whether every weight is still finite
-    first_d_loss: float  # D_loss of its first step, when its losses were logged
+    first_d_loss: float | None  # D_loss of its first step, None if not logged
 
 
 def fast_steps(run, settings, num_examples, step, stop, log_losses):
