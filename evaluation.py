@@ -19,15 +19,11 @@ lives in its own graph and session, so it can sit beside a GAN's graph in one pr
 """
 
 import argparse
-import contextlib
 import hashlib
 import io
 import math
-import os
-import queue
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -108,10 +104,10 @@ def import_tensorflow(verbose=False):
     return tf
 
 
-def new_session(graph, config=None):
+def new_session(graph):
     """A session for graph, without the notices TensorFlow prints at its first one."""
     with tensorflow_setup.native_notices_hidden():
-        return tf.Session(graph=graph, config=config)
+        return tf.Session(graph=graph)
 
 
 def as_pixels(images):
@@ -219,13 +215,13 @@ class Classifier:
         self.graph.finalize()
         self.session = new_session(self.graph)
 
-    def classify(self, images, session=None):
+    def classify(self, images):
         """Features float32 [n, 64] and digit probabilities float32 [n, 10]."""
         images = as_pixels(images)
         features, probabilities = [], []
         for start in range(0, len(images), CLASSIFY_BATCH):
             batch = images[start : start + CLASSIFY_BATCH]
-            results = (session or self.session).run(
+            results = self.session.run(
                 [self._features, self._probabilities], {self._images: batch}
             )
             features.append(results[0])
@@ -557,15 +553,14 @@ class Evaluator:
         self.real_covariance_root = symmetric_square_root(covariance)
         self.num_real = len(features)
 
-    def evaluate(self, images, session=None):
-        """Metrics of images [n, 784] in [0, 1] (uint8 0-255 is accepted too),
-        classified in `session` if given, else in the classifier's own."""
+    def evaluate(self, images):
+        """Metrics of images [n, 784] in [0, 1] (uint8 0-255 is accepted too)."""
         if len(images) < 2:
             raise EvaluationError(
                 f"An evaluation needs at least 2 samples to measure their spread, but "
                 f"got {len(images)}; ask for more samples."
             )
-        features, probabilities = self.classifier.classify(images, session)
+        features, probabilities = self.classifier.classify(images)
         mean, covariance = feature_statistics(features)
         shares = digit_shares(probabilities)
         return Metrics(
@@ -581,127 +576,6 @@ class Evaluator:
 
     def close(self):
         self.classifier.close()
-
-
-class IdleEvaluations:
-    """Evaluations judged on a thread that runs only when a core would otherwise idle.
-
-    Training keeps the cores busy most of the time, not all of it: between its ops
-    one core often waits for the other. Under Linux's SCHED_IDLE policy this thread,
-    and the TensorFlow threads of the session it opens (threads inherit the policy),
-    get only that spare time, so classifying samples slows training far less than
-    classifying them in its place. Results come back in the order given. Where the
-    policy cannot be set, each evaluation is judged at once instead.
-
-    On a machine busy with other work there may be no spare time at all, so whoever
-    must wait for a result lifts those threads to the normal policy while it waits:
-    a wait is never longer than judging the samples at once would have taken.
-    """
-
-    def __init__(self, evaluator):
-        self._evaluator = evaluator
-        self._requests = queue.SimpleQueue()
-        self._results = queue.SimpleQueue()
-        self._pending = 0
-        self._thread = None
-        if hasattr(os, "SCHED_IDLE"):
-            opened = queue.SimpleQueue()
-            thread = threading.Thread(
-                target=self._judge, args=(opened,), name="idle-evaluations"
-            )
-            thread.start()
-            if opened.get():
-                self._thread = thread
-            else:
-                thread.join()
-
-    @property
-    def in_background(self):
-        return self._thread is not None
-
-    def _judge(self, opened):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            # Threads of its own, started from this thread, so they run as idly.
-            config = tf.ConfigProto(use_per_session_threads=True)
-            session = new_session(self._evaluator.classifier.graph, config)
-        except Exception:  # no such policy here: judge each evaluation at once
-            opened.put(False)
-            return
-        opened.put(True)
-        with session:
-            while (request := self._requests.get()) is not None:
-                key, images = request
-                try:
-                    outcome = self._evaluator.evaluate(images, session)
-                except Exception as error:  # handed to the caller, raised there
-                    outcome = error
-                self._results.put((key, outcome))
-
-    def submit(self, key, images):
-        """Judge images; their Metrics come back from finished() with key."""
-        self._pending += 1
-        if self.in_background:
-            self._requests.put((key, images))
-        else:
-            self._results.put((key, self._evaluator.evaluate(images)))
-
-    def finished(self, wait=False):
-        """(key, Metrics) of the evaluations judged so far, or of all with wait."""
-        if wait and self._pending > self._results.qsize():
-            with idle_threads_lifted():
-                return self._finished(wait)
-        return self._finished(wait)
-
-    def _finished(self, wait):
-        done = []
-        while self._pending and (wait or not self._results.empty()):
-            key, outcome = self._results.get()
-            self._pending -= 1
-            if isinstance(outcome, Exception):
-                raise outcome
-            done.append((key, outcome))
-        return done
-
-    def close(self):
-        """Stop the thread once it has judged what it was given."""
-        if self._thread is not None:
-            self._requests.put(None)
-            with idle_threads_lifted():
-                self._thread.join()
-            self._thread = None
-
-
-def idle_threads():
-    """The ids of this process's threads under the SCHED_IDLE policy."""
-    found = []
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            if os.sched_getscheduler(int(task.name)) == os.SCHED_IDLE:
-                found.append(int(task.name))
-        except OSError:  # the thread ended meanwhile
-            pass
-    return found
-
-
-@contextlib.contextmanager
-def idle_threads_lifted():
-    """Run this process's idle threads under the normal policy inside the block."""
-    lifted = []
-    for thread_id in idle_threads():
-        try:
-            os.sched_setscheduler(thread_id, os.SCHED_OTHER, os.sched_param(0))
-            lifted.append(thread_id)
-        except OSError:
-            pass
-    try:
-        yield
-    finally:
-        for thread_id in lifted:
-            try:
-                os.sched_setscheduler(thread_id, os.SCHED_IDLE, os.sched_param(0))
-            except OSError:  # the thread ended meanwhile
-                pass
 
 
 def open_evaluator(cache_dir=DEFAULT_CACHE_DIR, mnist=None, report=print):

@@ -822,7 +822,6 @@ class Run:
         self.grid_dir = self.log_dir / "grids"
         self.writer = None
         self.evaluator = None
-        self.evaluations = None  # evaluation.IdleEvaluations, while training
 
     def save_checkpoint(self, step):
         self.graph["saver"].save(
@@ -870,36 +869,21 @@ class Run:
             )
 
     def evaluate(self, step=None):
-        """Judge eval_samples samples now; log the figures at `step` if given."""
-        metrics = self.evaluator.evaluate(self.session.run(self.graph["eval_images"]))
-        if step is not None:
-            self.write_evaluation(step, metrics)
-        return metrics
-
-    def evaluate_later(self, step):
-        """Draw the samples of `step` now, from its weights; judge them on idle cores."""
-        self.evaluations.submit(step, self.session.run(self.graph["eval_images"]))
-
-    def judged_evaluations(self, wait=False):
-        """(step, Metrics) of the evaluations judged since the last call, each logged;
-        with wait, of all those asked for."""
-        judged = self.evaluations.finished(wait)
-        for step, metrics in judged:
-            self.write_evaluation(step, metrics)
-        return judged
-
-    def write_evaluation(self, step, metrics):
+        """Judge eval_samples samples; log the figures at `step` if given."""
         graph = self.graph
-        values = {
-            "classifier_score": metrics.score,
-            "frechet_distance": metrics.frechet_distance,
-            "digits_covered": metrics.digits_covered,
-            "largest_digit_share": max(metrics.digit_shares),
-        }
-        feed = {graph["eval_values"][tag]: value for tag, value in values.items()}
-        counts = np.round(np.array(metrics.digit_shares) * metrics.num_samples)
-        feed[graph["eval_digits"]] = np.repeat(np.arange(10), counts.astype(int))
-        self.writer.add_summary(self.session.run(graph["eval_summary"], feed), step)
+        metrics = self.evaluator.evaluate(self.session.run(graph["eval_images"]))
+        if step is not None:
+            values = {
+                "classifier_score": metrics.score,
+                "frechet_distance": metrics.frechet_distance,
+                "digits_covered": metrics.digits_covered,
+                "largest_digit_share": max(metrics.digit_shares),
+            }
+            feed = {graph["eval_values"][tag]: value for tag, value in values.items()}
+            counts = np.round(np.array(metrics.digit_shares) * metrics.num_samples)
+            feed[graph["eval_digits"]] = np.repeat(np.arange(10), counts.astype(int))
+            self.writer.add_summary(self.session.run(graph["eval_summary"], feed), step)
+        return metrics
 
 
 def open_run(settings, data, folders):
@@ -953,13 +937,11 @@ def train(settings, data, folders):
         runs.save_settings(run.checkpoint_dir, run_settings(settings))
         with run.session, runs.StopSignals() as signals:
             run.writer = tf.summary.FileWriter(str(run.log_dir), run.session.graph)
-            run.evaluations = evaluation.IdleEvaluations(run.evaluator)
             try:
                 return training_steps(run, settings, data.train_images, step, signals)
             except BrokenPipeError:
                 return output_closed_while_training(run, settings)
             finally:
-                run.evaluations.close()
                 run.writer.close()
                 run.evaluator.close()
 
@@ -1067,13 +1049,6 @@ def training_steps(run, settings, images, step, signals):
     print(f"Training from step {step} to {settings['steps']}.", flush=True)
     progress = Progress(step, settings["steps"])
     watch = evaluation.CollapseWatch()
-
-    def log_evaluations(wait=False):
-        for evaluated_step, metrics in run.judged_evaluations(wait):
-            warning = watch.check_samples(evaluated_step, metrics)
-            if warning:
-                progress.say(warning)
-
     started = time.perf_counter()
     first_step = step
     while step < settings["steps"]:
@@ -1081,7 +1056,6 @@ def training_steps(run, settings, images, step, signals):
         # being prepared does not train a block first.
         if signals.received:
             run.save_checkpoint(step)
-            log_evaluations(wait=True)
             writer.flush()
             progress.say(
                 f"Stopped by {signals.received.name} at step {step}; checkpoint saved. "
@@ -1090,10 +1064,10 @@ def training_steps(run, settings, images, step, signals):
             return signals.exit_status
         if is_due(step, settings["image_every"]):
             run.write_images(step, real_batch(images, seed, step, batch_size))
-        # One evaluation at a time: the last one is long judged when the next is due.
-        log_evaluations(wait=is_due(step, settings["eval_every"]))
         if is_due(step, settings["eval_every"]):
-            run.evaluate_later(step)
+            warning = watch.check_samples(step, run.evaluate(step))
+            if warning:
+                progress.say(warning)
 
         stop = next_stop(step, settings)
         log_losses = is_due(step, settings["summary_every"])
@@ -1109,7 +1083,6 @@ def training_steps(run, settings, images, step, signals):
         # A finite loss can still come with an update that overflowed the weights, so
         # both are checked before anything is saved from this state.
         if not (math.isfinite(d_loss) and math.isfinite(g_loss) and block.finite):
-            log_evaluations(wait=True)
             kept = runs.latest_checkpoint(run.checkpoint_dir)
             kept = (
                 f"the last finite checkpoint, {Path(kept).name}, is kept"
@@ -1128,7 +1101,6 @@ def training_steps(run, settings, images, step, signals):
         if is_due(step, settings["checkpoint_every"]) or step == settings["steps"]:
             run.save_checkpoint(step)
 
-    log_evaluations(wait=True)
     progress.close()
     elapsed = time.perf_counter() - started
     print(

@@ -1,11 +1,7 @@
 """The sample classifier and its metrics, on the shipped weights and real digits."""
 
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -270,75 +266,3 @@ def test_training_gives_the_same_weights_for_the_same_seed(mnist):
 def test_fewer_than_two_samples_is_one_sentence(evaluator, mnist):
     with pytest.raises(evaluation.EvaluationError, match=r"at least 2 samples.*\.$"):
         evaluator.evaluate(mnist.test_images[:1])
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
-def test_idle_evaluations_judge_on_idle_threads_as_the_evaluator_does(evaluator, mnist):
-    ones = mnist.test_images[mnist.test_labels == 1]
-    evaluations = evaluation.IdleEvaluations(evaluator)
-    try:
-        assert evaluations.in_background
-        # The thread and the TensorFlow threads of its session, which it started.
-        assert len(evaluation.idle_threads()) >= 2
-        evaluations.submit(100, mnist.test_images[:3000])
-        evaluations.submit(200, ones)
-        judged = evaluations.finished(wait=True)
-        assert evaluations.finished(wait=True) == []
-    finally:
-        evaluations.close()
-
-    assert [step for step, _ in judged] == [100, 200]
-    for (_, metrics), images in zip(judged, (mnist.test_images[:3000], ones)):
-        expected = evaluator.evaluate(images)
-        assert metrics.num_samples == expected.num_samples
-        assert metrics.score == pytest.approx(expected.score, rel=1e-5)
-        assert metrics.frechet_distance == pytest.approx(
-            expected.frechet_distance, rel=1e-4
-        )
-        assert metrics.digit_shares == pytest.approx(expected.digit_shares, abs=1e-4)
-    assert judged[1][1].digits_covered == 1
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
-def test_idle_evaluations_hand_errors_back_and_stop_their_threads(evaluator, mnist):
-    evaluations = evaluation.IdleEvaluations(evaluator)
-    evaluations.submit(0, mnist.test_images[:1])
-    with pytest.raises(evaluation.EvaluationError, match="at least 2 samples"):
-        evaluations.finished(wait=True)
-    evaluations.close()
-    # Python's join returns a moment before the thread itself has gone.
-    for _ in range(100):
-        if not evaluation.idle_threads():
-            break
-        time.sleep(0.01)
-    assert evaluation.idle_threads() == []
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
-def test_waiting_for_an_idle_evaluation_on_a_busy_machine_is_not_starved(
-    evaluator, mnist
-):
-    evaluations = evaluation.IdleEvaluations(evaluator)
-    idle = evaluation.idle_threads()
-    # Every core kept busy by another process at the normal policy: the idle
-    # threads get no spare time, so only lifting them lets the wait end.
-    spinners = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(len(os.sched_getaffinity(0)))
-    ]
-    try:
-        time.sleep(0.5)
-        started = time.perf_counter()
-        evaluations.submit(300, mnist.test_images[:5000])
-        [(step, metrics)] = evaluations.finished(wait=True)
-        waited = time.perf_counter() - started
-        # Lowered again once the wait is over, for the next evaluation.
-        assert sorted(evaluation.idle_threads()) == sorted(idle)
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
-        evaluations.close()
-    assert step == 300 and metrics.num_samples == 5000
-    # Judging 5,000 images takes well under a second here, even sharing the cores.
-    assert waited < 20
