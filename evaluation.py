@@ -642,7 +642,7 @@ class CollapseWatch:
             return None
         self._collapsed_since = step
         warning = (
-            f"Warning: the samples have collapsed since step {step}: {share:.0%} of "
+            f"Warning: the samples at step {step} have collapsed: {share:.0%} of "
             f"them are classified as {digit} ({metrics.digits_covered} of 10 digits "
             "covered)"
         )

@@ -124,12 +124,12 @@ def test_collapse_is_warned_once_when_it_begins(references, ones):
     assert watch.check_samples(1000, healthy) is None
     warning = watch.check_samples(2000, ones)
     assert warning == (
-        "Warning: the samples have collapsed since step 2000: 100% of them are "
+        "Warning: the samples at step 2000 have collapsed: 100% of them are "
         "classified as 1 (1 of 10 digits covered)."
     )
     assert watch.check_samples(3000, ones) is None
     assert watch.check_samples(4000, healthy) is None
-    assert "since step 5000" in watch.check_samples(5000, ones)
+    assert "at step 5000 have collapsed" in watch.check_samples(5000, ones)
 
 
 def test_few_digits_covered_is_a_collapse_even_without_a_majority_digit():
@@ -137,7 +137,7 @@ def test_few_digits_covered_is_a_collapse_even_without_a_majority_digit():
     metrics = evaluation.Metrics(2.9, 100.0, shares, 4, 10000, 0.98)
     warning = evaluation.CollapseWatch().check_samples(7000, metrics)
     assert warning == (
-        "Warning: the samples have collapsed since step 7000: 40% of them are "
+        "Warning: the samples at step 7000 have collapsed: 40% of them are "
         "classified as 0 (4 of 10 digits covered)."
     )
 
@@ -147,7 +147,7 @@ def test_collapse_into_samples_the_classifier_is_unsure_of_says_so(evaluator):
     metrics = evaluator.evaluate(noise)
     assert metrics.mean_confidence < evaluation.UNSURE_CONFIDENCE
     warning = evaluation.CollapseWatch().check_samples(1000, metrics)
-    assert warning.startswith("Warning: the samples have collapsed since step 1000")
+    assert warning.startswith("Warning: the samples at step 1000 have collapsed")
     assert warning.endswith("so they may not look like digits yet.")
 
 
