@@ -867,6 +867,11 @@ class Run:
                 f"read ({error}); the PNG grids are kept.",
                 file=sys.stderr,
             )
+        else:
+            print(
+                f"Sample grids and their animation, progress.gif, are in {self.grid_dir}",
+                flush=True,
+            )
 
     def evaluate(self, step=None):
         """Judge eval_samples samples; log the figures at `step` if given."""

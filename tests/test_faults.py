@@ -466,6 +466,23 @@ def test_an_unreadable_grid_costs_the_gif_not_the_run(tmp_path, capsys):
     assert (run.grid_dir / "step_000000.png").is_file()
 
 
+def test_the_gif_says_where_the_grids_are(tmp_path, capsys):
+    import gan_mnist
+    import image_export
+
+    run = gan_mnist.Run(None, None, None, (tmp_path / "logs", tmp_path / "tmp"))
+    run.grid_dir.mkdir(parents=True)
+    for step in (0, 1000):
+        image_export.save_png(
+            np.full([28, 28], step // 10, np.uint8),
+            run.grid_dir / f"step_{step:06d}.png",
+        )
+    run.write_gif()
+
+    assert f"progress.gif, are in {run.grid_dir}\n" in capsys.readouterr().out
+    assert (run.grid_dir / "progress.gif").is_file()
+
+
 def test_a_stop_while_the_loop_is_prepared_trains_no_block(
     tmp_path, capsys, monkeypatch
 ):
