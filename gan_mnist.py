@@ -869,8 +869,7 @@ class Run:
             )
         else:
             print(
-                f"Sample grids and their animation, progress.gif, are in {self.grid_dir}",
-                flush=True,
+                f"The sample grids and progress.gif are in {self.grid_dir}", flush=True
             )
 
     def evaluate(self, step=None):

@@ -479,7 +479,7 @@ def test_the_gif_says_where_the_grids_are(tmp_path, capsys):
         )
     run.write_gif()
 
-    assert f"progress.gif, are in {run.grid_dir}\n" in capsys.readouterr().out
+    assert f"grids and progress.gif are in {run.grid_dir}\n" in capsys.readouterr().out
     assert (run.grid_dir / "progress.gif").is_file()
 
 
