@@ -822,6 +822,7 @@ class Run:
         self.grid_dir = self.log_dir / "grids"
         self.writer = None
         self.evaluator = None
+        self.finished = False  # the last grid and evaluation are written
 
     def save_checkpoint(self, step):
         self.graph["saver"].save(
@@ -858,6 +859,7 @@ class Run:
         image_export.save_png(picture, self.grid_dir / f"step_{step:06d}.png")
 
     def write_gif(self):
+        """Animate the grids; returns the lines to print about them at the end."""
         frames = sorted(self.grid_dir.glob("step_*.png"))
         try:
             image_export.save_gif(frames, self.grid_dir / "progress.gif")
@@ -867,10 +869,8 @@ class Run:
                 f"read ({error}); the PNG grids are kept.",
                 file=sys.stderr,
             )
-        else:
-            print(
-                f"The sample grids and progress.gif are in {self.grid_dir}", flush=True
-            )
+            return []
+        return [f"The sample grids and progress.gif are in {self.grid_dir}"]
 
     def evaluate(self, step=None):
         """Judge eval_samples samples; log the figures at `step` if given."""
@@ -944,7 +944,7 @@ def train(settings, data, folders):
             try:
                 return training_steps(run, settings, data.train_images, step, signals)
             except BrokenPipeError:
-                return output_closed_while_training(run, settings)
+                return output_closed_while_training(run, settings, data.train_images)
             finally:
                 run.writer.close()
                 run.evaluator.close()
@@ -957,10 +957,22 @@ def output_closed():
     os.close(devnull)
 
 
-def output_closed_while_training(run, settings):
+def output_closed_while_training(run, settings, images):
     """Keep the run when its output pipe closes (`| head`): checkpoint, one sentence."""
     output_closed()
     step = int(run.session.run(run.graph["global_step"]))
+    if step >= settings["steps"]:
+        # Its last checkpoint is written before the last progress line.
+        if not run.finished:
+            final_outputs(run, settings, images, step)
+        saved = "checkpoint, grids" if settings["image_every"] else "checkpoint"
+        print(
+            f"Error: the output was closed (a reader such as head ended) before the "
+            f"run's last lines; it finished at step {step}, with its {saved} and "
+            "figures saved.",
+            file=sys.stderr,
+        )
+        return 1
     if run.session.run(run.graph["weights_finite"]):
         run.save_checkpoint(step)
     print(
@@ -1101,26 +1113,39 @@ def training_steps(run, settings, images, step, signals):
             )
             return 1
 
-        progress.update(step, d_loss, g_loss)
         if is_due(step, settings["checkpoint_every"]) or step == settings["steps"]:
             run.save_checkpoint(step)
+        progress.update(step, d_loss, g_loss)
 
     progress.close()
     elapsed = time.perf_counter() - started
-    print(
+    closing = [
         f"Finished at step {step} in {elapsed:.1f} s of training "
-        f"({(step - first_step) / max(elapsed, 1e-9):.1f} steps/s).",
-        flush=True,
-    )
-    if settings["image_every"]:
-        run.write_images(step, real_batch(images, seed, step, batch_size))
-        run.write_gif()
-    metrics = run.evaluate(step)
-    print(f"Samples at step {step}: {metrics.summary()}")
+        f"({(step - first_step) / max(elapsed, 1e-9):.1f} steps/s)."
+    ]
+    metrics, lines = final_outputs(run, settings, images, step)
+    closing += lines + [f"Samples at step {step}: {metrics.summary()}"]
     warning = watch.check_samples(step, metrics)
     if warning:
-        print(warning)
+        closing.append(warning)
+    print("\n".join(closing), flush=True)
     return 0
+
+
+def final_outputs(run, settings, images, step):
+    """The last grid, the GIF and the last evaluation, written before the closing lines
+    are printed, so that a reader that ends early (`| head`) cannot cut them short.
+
+    Returns the metrics and the lines to print about the grids.
+    """
+    lines = []
+    if settings["image_every"]:
+        batch = real_batch(images, settings["seed"], step, settings["batch_size"])
+        run.write_images(step, batch)
+        lines = run.write_gif()
+    metrics = run.evaluate(step)
+    run.finished = True
+    return metrics, lines
 
 
 def resume_command(settings):
@@ -1202,7 +1227,29 @@ def plain_steps(run, settings, images, step, stop, log_losses):
 # --------------------------------------------------------------------------------------
 
 
+def closed_stream():
+    """One sentence when the process started with stdout or stderr closed (`>&-`).
+
+    Python then holds None for the stream, and the next file the run opened would take
+    its number: what is printed there, TensorFlow's own messages too, would land in it.
+    """
+    for stream, name, redirect in (
+        (sys.stdout, "standard output", ">/dev/null"),
+        (sys.stderr, "standard error", "2>/dev/null"),
+    ):
+        if stream is None:
+            return (
+                f"Error: the {name} is closed; give it a file to run without it, "
+                f"such as {redirect}."
+            )
+    return None
+
+
 def main(argv=None):
+    problem = closed_stream()
+    if problem:
+        print(problem, file=sys.stderr or sys.stdout)
+        return 2
     settings = parse_settings(argv)
     # Until training takes the stop signals over, Ctrl-C or a plain kill ends the
     # start-up through one clean-up, which a second signal does not cut short.

@@ -449,6 +449,60 @@ def test_closed_output_keeps_the_run_with_a_checkpoint(tf, tmp_path):
     assert checkpoint.endswith(f"model.ckpt-{match.group(1)}")
 
 
+def test_output_closed_at_the_last_step_still_writes_the_last_outputs(tf, tmp_path):
+    # Off a terminal, progress is printed every 1,000 steps, and with no evaluation
+    # before the last there is no warning either: the first line printed after the
+    # reader has gone is that of the last step.
+    process = gan_process(
+        tmp_path,
+        *("--run-name", "last", "--steps", "1000", "--image-every", "500"),
+        *("--eval-every", "0", "--eval-samples", "1000"),
+    )
+    for line in process.stdout:
+        if line.startswith("Training from step 0"):
+            break
+    process.stdout.close()
+    process.wait(timeout=120)
+    errors = process.stderr.read()
+
+    assert process.returncode == 1, errors
+    assert errors.startswith("Error: the output was closed"), errors
+    assert "it finished at step 1000, with its checkpoint" in errors, errors
+    assert "Traceback" not in errors, errors
+    checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "last")
+    assert checkpoint.endswith("model.ckpt-1000")
+    grids = tmp_path / "logs" / "last" / "grids"
+    assert (grids / "step_001000.png").is_file()
+    assert (grids / "progress.gif").is_file()
+    scores = read_events(tmp_path / "logs" / "last").Scalars(
+        "Evaluation/classifier_score"
+    )
+    assert [event.step for event in scores] == [1000]
+
+
+@pytest.mark.parametrize(
+    "closed, stream", [(1, "standard output"), (2, "standard error")]
+)
+def test_a_closed_stdout_or_stderr_is_refused_before_anything_is_written(
+    tmp_path, closed, stream
+):
+    command = [sys.executable, str(ROOT / "gan_mnist.py"), "--steps", "10"]
+    process = subprocess.run(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: os.close(closed),  # as `>&-` or `2>&-` leave it
+        timeout=60,
+    )
+    assert process.returncode == 2, process.stdout
+    assert process.stdout.startswith(f"Error: the {stream} is closed;"), process.stdout
+    assert len(process.stdout.splitlines()) == 1, process.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_unreadable_grid_costs_the_gif_not_the_run(tmp_path, capsys):
     import gan_mnist
     import image_export
@@ -459,14 +513,14 @@ def test_an_unreadable_grid_costs_the_gif_not_the_run(tmp_path, capsys):
         np.zeros([28, 28], np.uint8), run.grid_dir / "step_000000.png"
     )
     (run.grid_dir / "step_001000.png").write_bytes(b"")  # emptied by accident
-    run.write_gif()
+    assert run.write_gif() == []
 
     assert "Warning: no progress.gif" in capsys.readouterr().err
     assert not (run.grid_dir / "progress.gif").exists()
     assert (run.grid_dir / "step_000000.png").is_file()
 
 
-def test_the_gif_says_where_the_grids_are(tmp_path, capsys):
+def test_the_gif_says_where_the_grids_are(tmp_path):
     import gan_mnist
     import image_export
 
@@ -477,9 +531,9 @@ def test_the_gif_says_where_the_grids_are(tmp_path, capsys):
             np.full([28, 28], step // 10, np.uint8),
             run.grid_dir / f"step_{step:06d}.png",
         )
-    run.write_gif()
+    lines = run.write_gif()
 
-    assert f"grids and progress.gif are in {run.grid_dir}\n" in capsys.readouterr().out
+    assert lines == [f"The sample grids and progress.gif are in {run.grid_dir}"]
     assert (run.grid_dir / "progress.gif").is_file()
 
 
