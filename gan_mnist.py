@@ -1074,8 +1074,8 @@ def training_steps(run, settings, images, step, signals):
             run.save_checkpoint(step)
             writer.flush()
             progress.say(
-                f"Stopped by {signals.received.name} at step {step}; checkpoint saved. "
-                f"Resume with: {resume_command(settings)}"
+                f"Stopped by {signals.received.name} at step {step} with a checkpoint; "
+                f"resume with: {resume_command(settings)}"
             )
             return signals.exit_status
         if is_due(step, settings["image_every"]):

@@ -286,7 +286,7 @@ def test_interrupt_saves_a_checkpoint_and_the_run_resumes_from_it(tf, tmp_path):
     assert process.returncode == 130, errors
     assert f"tensorboard --logdir {tmp_path / 'logs'}" in "".join(opening)
     match = re.search(
-        r"Stopped by SIGINT at step (\d+); checkpoint saved\. Resume with: "
+        r"Stopped by SIGINT at step (\d+) with a checkpoint; resume with: "
         + re.escape(f"python {ROOT / 'gan_mnist.py'} --resume stopped"),
         output,
     )
@@ -552,5 +552,5 @@ def test_a_stop_while_the_loop_is_prepared_trains_no_block(
     monkeypatch.setattr(gan_mnist, "fast_steps", stopped_while_preparing)
     status = run_main(tmp_path, "--run-name", "early", "--steps", "300", *QUIET_FLAGS)
     assert status == 130
-    assert "Stopped by SIGINT at step 0; checkpoint saved." in capsys.readouterr().out
+    assert "Stopped by SIGINT at step 0 with a checkpoint;" in capsys.readouterr().out
     assert runs.latest_checkpoint(tmp_path / "tmp" / "early").endswith("model.ckpt-0")
