@@ -832,6 +832,10 @@ class Run:
             write_meta_graph=False,
         )
 
+    def has_checkpoint_at(self, step):
+        latest = runs.latest_checkpoint(self.checkpoint_dir)
+        return latest is not None and latest.endswith(f"-{step}")
+
     def write_losses(self, step, real_images):
         """The loss summaries of `step`, before its update; returns the D loss."""
         graph = self.graph
@@ -961,8 +965,10 @@ def output_closed_while_training(run, settings, images):
     """Keep the run when its output pipe closes (`| head`): checkpoint, one sentence."""
     output_closed()
     step = int(run.session.run(run.graph["global_step"]))
-    if step >= settings["steps"]:
-        # Its last checkpoint is written before the last progress line.
+    finite = run.session.run(run.graph["weights_finite"])
+    if finite and not run.has_checkpoint_at(step):
+        run.save_checkpoint(step)
+    if finite and step >= settings["steps"]:
         if not run.finished:
             final_outputs(run, settings, images, step)
         saved = "checkpoint, grids" if settings["image_every"] else "checkpoint"
@@ -973,8 +979,6 @@ def output_closed_while_training(run, settings, images):
             file=sys.stderr,
         )
         return 1
-    if run.session.run(run.graph["weights_finite"]):
-        run.save_checkpoint(step)
     print(
         f"Error: the output was closed (a reader such as head ended), so the run "
         f"stopped at step {step} with a checkpoint; resume with: "

@@ -480,6 +480,39 @@ def test_output_closed_at_the_last_step_still_writes_the_last_outputs(tf, tmp_pa
     assert [event.step for event in scores] == [1000]
 
 
+def test_output_closed_at_a_warning_after_the_last_block_keeps_its_checkpoint(
+    tf, tmp_path
+):
+    # The warning about the discriminator's loss comes after a block and before its
+    # checkpoint; a reader gone by then must not cost the last checkpoint.
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import evaluation, gan_mnist
+
+def reader_gone(self, step, d_loss):
+    if step == 200:  # the last block's first step
+        raise BrokenPipeError()
+
+evaluation.CollapseWatch.check_d_loss = reader_gone
+sys.exit(gan_mnist.main(sys.argv[1:]))
+"""
+    command = [sys.executable, "-c", script, "--run-name", "warned", "--steps", "300"]
+    command += ["--summary-every", "100", "--checkpoint-every", "100"]
+    command += ["--image-every", "100", "--eval-every", "0", "--eval-samples", "1000"]
+    command += ["--logdir", str(tmp_path / "logs")]
+    command += ["--checkpoint-dir", str(tmp_path / "tmp")]
+    process = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+
+    assert process.returncode == 1, process.stderr
+    assert "it finished at step 300, with its checkpoint" in process.stderr
+    checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "warned")
+    assert checkpoint.endswith("model.ckpt-300")
+    assert (tmp_path / "logs" / "warned" / "grids" / "step_000300.png").is_file()
+
+
 @pytest.mark.parametrize(
     "closed, stream", [(1, "standard output"), (2, "standard error")]
 )
