@@ -14,6 +14,7 @@ import argparse
 import math
 import os
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -930,7 +931,7 @@ def open_run(settings, data, folders):
 def train(settings, data, folders):
     """Train to settings['steps'], resuming where the run's checkpoint left off.
 
-    Returns the process exit status: 0 when done, 130 or 143 when stopped by a signal,
+    Returns the process exit status: 0 when done, 128 + the signal when stopped by one,
     1 when the losses stopped being finite.
     """
     with tf.Graph().as_default():
@@ -1298,12 +1299,12 @@ def start(settings):
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupt:
-        terminated = isinstance(interrupt, runs.Terminated)
-        how = "Stopped by SIGTERM" if terminated else "Interrupted"
+        number = getattr(interrupt, "number", signal.SIGINT)
+        how = "Interrupted" if number == signal.SIGINT else f"Stopped by {number.name}"
         print(
             f"{how} before training began; no checkpoint was written.", file=sys.stderr
         )
-        return 143 if terminated else 130
+        return 128 + number
     except BrokenPipeError:
         output_closed()
         print(
@@ -1315,4 +1316,8 @@ def start(settings):
 
 
 if __name__ == "__main__":
+    # Outside main()'s own handling of them, stop signals are ignored, so that a late
+    # Ctrl-C cannot turn a finished or stopped run into a traceback at exit.
+    for number in runs.STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     sys.exit(main())

@@ -190,15 +190,25 @@ def find_checkpoint(checkpoint_dir):
     return checkpoint
 
 
+# Ctrl-C, a plain kill, and the terminal closing: each stops a run the same way.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class Terminated(KeyboardInterrupt):
-    """SIGTERM before training began, raised as Ctrl-C is, so the same clean-up runs."""
+    """SIGTERM or SIGHUP before training began, raised as Ctrl-C is, so that the same
+    clean-up runs; `number` is the signal."""
+
+    def __init__(self, number):
+        super().__init__()
+        self.number = signal.Signals(number)
 
 
 @contextlib.contextmanager
 def start_up_stops():
-    """Inside the block the first SIGINT or SIGTERM raises KeyboardInterrupt (SIGTERM
-    as Terminated) and any later one is ignored, so that the clean-up of a run stopped
-    before training is not cut short. StopSignals takes both over during training.
+    """Inside the block the first stop signal raises KeyboardInterrupt (SIGTERM and
+    SIGHUP as Terminated) and any later one is ignored, so that the clean-up of a run
+    stopped before training is not cut short. StopSignals takes them over during
+    training.
 
     Without this a plain kill during start-up ends the process at once, without a word
     and without freeing a new run's name, and a second Ctrl-C prints a traceback.
@@ -212,12 +222,9 @@ def start_up_stops():
     def interrupt(number, frame):
         if not stopped:
             stopped.append(number)
-            raise Terminated() if number == signal.SIGTERM else KeyboardInterrupt()
+            raise KeyboardInterrupt() if number == signal.SIGINT else Terminated(number)
 
-    previous = {
-        number: signal.signal(number, interrupt)
-        for number in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -226,22 +233,24 @@ def start_up_stops():
 
 
 class StopSignals:
-    """Turn SIGINT and SIGTERM into a flag that the loop checks between steps."""
+    """Turn the stop signals into a flag that the loop checks between steps.
 
-    EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    Once training is over, stopped or not, what is left is closing files, so a stop
+    signal is ignored from then on rather than taken for one before training began.
+    """
 
     def __init__(self):
         self.received = None
         self._previous = {}
 
     def __enter__(self):
-        for number in self.EXIT_STATUS:
+        for number in STOP_SIGNALS:
             self._previous[number] = signal.signal(number, self._record)
         return self
 
     def __exit__(self, *exc):
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
+        for number in self._previous:
+            signal.signal(number, signal.SIG_IGN)
 
     def _record(self, number, frame):
         # A second Ctrl-C while the checkpoint is being written is ignored on purpose:
@@ -251,4 +260,4 @@ class StopSignals:
 
     @property
     def exit_status(self):
-        return self.EXIT_STATUS[self.received]
+        return 128 + self.received  # as a shell reports a process the signal ended

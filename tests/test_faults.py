@@ -401,7 +401,11 @@ def gan_process(tmp_path, *flags):
 
 @pytest.mark.parametrize(
     "stop, status, said",
-    [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Stopped by SIGTERM")],
+    [
+        (signal.SIGINT, 130, "Interrupted"),
+        (signal.SIGTERM, 143, "Stopped by SIGTERM"),
+        (signal.SIGHUP, 129, "Stopped by SIGHUP"),
+    ],
 )
 def test_stop_during_start_up_leaves_the_name_free(tf, tmp_path, stop, status, said):
     process = gan_process(tmp_path, "--run-name", "early", "--steps", "100")
@@ -414,6 +418,28 @@ def test_stop_during_start_up_leaves_the_name_free(tf, tmp_path, stop, status, s
     assert errors.strip() == f"{said} before training began; no checkpoint was written."
     assert not (tmp_path / "logs" / "early").exists()
     assert not (tmp_path / "tmp" / "early").exists()
+
+
+def test_a_closing_terminal_stops_training_with_a_checkpoint_and_later_stops_wait(
+    tf, tmp_path
+):
+    process = gan_process(tmp_path, "--run-name", "hup", "--steps", "100000")
+    for line in process.stdout:
+        if line.startswith("Training from step 0"):
+            break
+    time.sleep(1)
+    process.send_signal(signal.SIGHUP)  # the terminal closes
+    while process.poll() is None:  # and an impatient user presses Ctrl-C, again
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.002)
+    output, errors = process.communicate(timeout=60)
+
+    assert process.returncode == 129, errors
+    assert errors == "", errors
+    match = re.search(r"Stopped by SIGHUP at step (\d+) with a checkpoint;", output)
+    assert match, output
+    checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "hup")
+    assert checkpoint.endswith(f"model.ckpt-{match.group(1)}")
 
 
 def test_repeated_stops_during_start_up_still_end_in_one_line(tf, tmp_path):
