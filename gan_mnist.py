@@ -13,6 +13,7 @@ here through tf.compat.v1 in graph mode, with the tutorial's scopes, sizes and l
 import argparse
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -256,7 +257,7 @@ def find_problem(settings):
             "--label-smoothing must lie in [0, 1), the real images' target "
             f"(got {settings['label_smoothing']})."
         )
-    if not Path(settings["data_dir"]).is_dir():
+    if not os.path.isdir(settings["data_dir"]):  # False for a name too long, too
         return (
             f"The data folder {settings['data_dir']} does not exist or is not a "
             "folder; pass --data-dir with a folder holding the four MNIST IDX files."
@@ -826,12 +827,13 @@ class Run:
         self.finished = False  # the last grid and evaluation are written
 
     def save_checkpoint(self, step):
-        self.graph["saver"].save(
-            self.session,
-            str(self.checkpoint_dir / runs.CHECKPOINT_PREFIX),
-            global_step=step,
-            write_meta_graph=False,
-        )
+        with tensorflow_setup.native_errors_hidden():
+            self.graph["saver"].save(
+                self.session,
+                str(self.checkpoint_dir / runs.CHECKPOINT_PREFIX),
+                global_step=step,
+                write_meta_graph=False,
+            )
 
     def has_checkpoint_at(self, step):
         latest = runs.latest_checkpoint(self.checkpoint_dir)
@@ -914,7 +916,8 @@ def open_run(settings, data, folders):
         state = tf.train.get_checkpoint_state(str(run.checkpoint_dir))
         graph["saver"].recover_last_checkpoints(list(state.all_model_checkpoint_paths))
         try:
-            graph["saver"].restore(session, checkpoint)
+            with tensorflow_setup.native_errors_hidden():
+                graph["saver"].restore(session, checkpoint)
         except tf.errors.OpError:
             raise runs.RunError(
                 f"The checkpoint {checkpoint} is damaged (its data cannot be read); "
@@ -950,6 +953,8 @@ def train(settings, data, folders):
                 return training_steps(run, settings, data.train_images, step, signals)
             except BrokenPipeError:
                 return output_closed_while_training(run, settings, data.train_images)
+            except (OSError, tf.errors.OpError) as error:
+                return write_failed_while_training(run, settings, error)
             finally:
                 run.writer.close()
                 run.evaluator.close()
@@ -960,6 +965,53 @@ def output_closed():
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+def failure_reason(error):
+    """What went wrong, in a few words: the system's words, or TensorFlow's."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror}{where}"
+    text = getattr(error, "message", None) or str(error)
+    # A graph's error wraps the kernel's message, "<file>; <what>", in a heading, the
+    # place in the Python code where the op was made, and hints.
+    for line in text.splitlines():
+        if "; " in line and not line.startswith((" ", "\t")):
+            where, what = line.rsplit("; ", 1)
+            return f"{what} ({re.sub(r'[.]tempstate[0-9]+$', '', where)})"
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def write_failed_while_training(run, settings, error):
+    """Keep what is whole when something cannot be written mid-run (a full disk, a
+    terminal gone): a checkpoint if one can still be saved, one sentence."""
+    try:
+        output_closed()  # the output may be what failed; only stderr is used now
+    except (OSError, ValueError):
+        pass
+    step = int(run.session.run(run.graph["global_step"]))
+    try:
+        finite = run.session.run(run.graph["weights_finite"])
+        if finite and not run.has_checkpoint_at(step):
+            run.save_checkpoint(step)
+    except (OSError, tf.errors.OpError):
+        pass  # the disk is still full: the last whole checkpoint stands
+    latest = runs.latest_checkpoint(run.checkpoint_dir)
+    kept = (
+        f"its last whole checkpoint is {Path(latest).name}"
+        if latest
+        else "no checkpoint was written"
+    )
+    message = (
+        f"Error: the run stopped at step {step}, as writing failed: "
+        f"{failure_reason(error)}; {kept}; make room or fix that, then resume with: "
+        f"{resume_command(settings)}"
+    )
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass  # stderr went with the terminal
+    return 1
 
 
 def output_closed_while_training(run, settings, images):
@@ -1310,6 +1362,17 @@ def start(settings):
         print(
             "Error: the output was closed before training began (a reader such as "
             "head ended); no checkpoint was written.",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as error:  # a full disk, or an output that cannot be written
+        try:
+            output_closed()
+        except (OSError, ValueError):
+            pass
+        print(
+            f"Error: the run could not start: {failure_reason(error)}; no "
+            "checkpoint was written.",
             file=sys.stderr,
         )
         return 1

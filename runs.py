@@ -144,7 +144,7 @@ def load_settings(checkpoint_dir):
         settings = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         settings = None
     if not isinstance(settings, dict):
         raise RunError(

@@ -21,25 +21,39 @@ START_UP_NOTICES = re.compile(
 
 
 @contextlib.contextmanager
-def native_notices_hidden(verbose=False):
-    """Hide TensorFlow's start-up notices printed by native code inside this block."""
-    if verbose:
-        yield
-        return
+def native_output_caught(keep_line):
+    """Catch what native code writes to file descriptor 2 inside this block, then
+    replay the lines for which keep_line(line, failed) is true; `failed` says whether
+    the block raised."""
     sys.stderr.flush()
     saved = os.dup(2)
+    failed = True
     with tempfile.TemporaryFile(mode="w+b") as caught:
         os.dup2(caught.fileno(), 2)
         try:
             yield
+            failed = False
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             caught.seek(0)
             for line in caught.read().decode(errors="replace").splitlines():
-                if not START_UP_NOTICES.search(line):
+                if keep_line(line, failed):
                     print(line, file=sys.stderr)
+
+
+def native_notices_hidden(verbose=False):
+    """Hide TensorFlow's start-up notices printed by native code inside this block."""
+    if verbose:
+        return contextlib.nullcontext()
+    return native_output_caught(lambda line, _: not START_UP_NOTICES.search(line))
+
+
+def native_errors_hidden():
+    """Inside this block, TensorFlow's native warnings are dropped if the block raises:
+    they say what the error does, which the caller turns into one sentence."""
+    return native_output_caught(lambda _, failed: not failed)
 
 
 def import_tensorflow(verbose=False):

@@ -562,6 +562,99 @@ def test_a_closed_stdout_or_stderr_is_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def gan_script(tmp_path, patch, *flags):
+    """gan_mnist.main in a subprocess after `patch` (Python source) has run there."""
+    script = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n{patch}\n"
+    script += "import gan_mnist\nsys.exit(gan_mnist.main(sys.argv[1:]))\n"
+    command = [sys.executable, "-c", script, *map(str, flags)]
+    command += ["--logdir", str(tmp_path / "logs")]
+    command += ["--checkpoint-dir", str(tmp_path / "tmp")]
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+
+
+def test_a_full_disk_at_a_checkpoint_stops_the_run_keeping_the_last_one(tf, tmp_path):
+    disk_full = """
+import errno, gan_mnist
+save = gan_mnist.Run.save_checkpoint
+def save_until_full(self, step):
+    if step >= 200:
+        raise OSError(errno.ENOSPC, "No space left on device", "tmp/full")
+    save(self, step)
+gan_mnist.Run.save_checkpoint = save_until_full
+"""
+    process = gan_script(
+        tmp_path,
+        disk_full,
+        "--run-name",
+        "full",
+        "--steps",
+        "300",
+        "--checkpoint-every",
+        "100",
+        *QUIET_FLAGS,
+    )
+
+    assert process.returncode == 1, process.stderr
+    assert process.stderr.startswith(
+        "Error: the run stopped at step 200, as "
+    ), process.stderr
+    assert "No space left on device (tmp/full)" in process.stderr
+    assert "its last whole checkpoint is model.ckpt-100;" in process.stderr
+    assert "resume with: " in process.stderr
+    assert len(process.stderr.splitlines()) == 1, process.stderr
+    checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "full")
+    assert checkpoint.endswith("model.ckpt-100")
+
+
+def test_an_output_that_fails_mid_run_still_leaves_a_checkpoint(tf, tmp_path):
+    terminal_gone = """
+import errno, gan_mnist
+def update(self, step, d_loss, g_loss):
+    if step >= 200:
+        raise OSError(errno.EIO, "Input/output error")
+gan_mnist.Progress.update = update
+"""
+    process = gan_script(
+        tmp_path,
+        terminal_gone,
+        "--run-name",
+        "gone",
+        "--steps",
+        "300",
+        "--checkpoint-every",
+        "1000",
+        *QUIET_FLAGS,
+    )
+
+    assert process.returncode == 1, process.stderr
+    assert "stopped at step 200, as writing failed: Input/output error;" in (
+        process.stderr
+    )
+    assert "its last whole checkpoint is model.ckpt-200;" in process.stderr
+    checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "gone")
+    assert checkpoint.endswith("model.ckpt-200")
+
+
+def test_an_output_that_cannot_be_written_at_all_is_one_sentence(tf, tmp_path):
+    command = [sys.executable, str(ROOT / "gan_mnist.py"), "--run-name", "devfull"]
+    command += ["--logdir", str(tmp_path / "logs")]
+    command += ["--checkpoint-dir", str(tmp_path / "tmp")]
+    with open("/dev/full", "w") as full:
+        process = subprocess.run(
+            command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+
+    assert process.returncode == 1, process.stderr
+    assert process.stderr == (
+        "Error: the run could not start: No space left on device; no checkpoint "
+        "was written.\n"
+    )
+    assert not (tmp_path / "logs" / "devfull").exists()
+    assert not (tmp_path / "tmp" / "devfull").exists()
+
+
 def test_an_unreadable_grid_costs_the_gif_not_the_run(tmp_path, capsys):
     import gan_mnist
     import image_export
