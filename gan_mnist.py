@@ -1337,11 +1337,14 @@ def start(settings):
         new_run = settings["resume"] is None
         runs.prepare_run_folders(log_dir, checkpoint_dir, resume=not new_run)
         try:
-            import_tensorflow(settings["verbose"])
-            print(f"Run {settings['run_name']!r}: summaries in {log_dir}")
-            print(f"Checkpoints and settings in {checkpoint_dir}")
-            print(f"Watch it with: tensorboard --logdir {log_dir.parent}", flush=True)
-            return train(settings, data, folders)
+            with runs.run_lock(checkpoint_dir):
+                import_tensorflow(settings["verbose"])
+                print(f"Run {settings['run_name']!r}: summaries in {log_dir}")
+                print(f"Checkpoints and settings in {checkpoint_dir}")
+                print(
+                    f"Watch it with: tensorboard --logdir {log_dir.parent}", flush=True
+                )
+                return train(settings, data, folders)
         except BaseException:
             # A new run that ends before training leaves no folders holding its name.
             if new_run:

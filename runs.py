@@ -5,6 +5,7 @@ TensorBoard on logs/ shows runs side by side and no run writes into another's fo
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -69,6 +70,12 @@ def prepare_run_folders(log_dir, checkpoint_dir, resume):
         raise unusable_folders(log_dir, checkpoint_dir, error) from None
     if resume:
         find_checkpoint(checkpoint_dir)
+    elif in_use and latest_checkpoint(checkpoint_dir) is None:
+        raise RunError(
+            f"Run name {run!r} is already in use by a run that has no checkpoint to "
+            f"go on from ({log_dir} or {checkpoint_dir} exists); pick another "
+            "--run-name, or delete those folders to reuse the name."
+        )
     elif in_use:
         raise RunError(
             f"Run name {run!r} is already in use ({log_dir} or {checkpoint_dir} "
@@ -110,6 +117,33 @@ def remove_unstarted_run(log_dir, checkpoint_dir):
             for path in folder.iterdir():
                 path.unlink()
             folder.rmdir()
+
+
+@contextlib.contextmanager
+def run_lock(checkpoint_dir):
+    """Hold the run inside the block, so that no second process trains it meanwhile.
+
+    The lock is the system's (flock) on the run's checkpoint folder itself: no file is
+    written for it, and it ends with the process however that ends.
+    """
+    try:
+        handle = os.open(checkpoint_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise RunError(
+            f"Cannot open {checkpoint_dir} ({error.strerror or error}); choose a "
+            "readable folder with --checkpoint-dir."
+        ) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunError(
+                f"Run {Path(checkpoint_dir).name!r} is being trained by another "
+                "process right now; wait for it to end, or pick another --run-name."
+            ) from None
+        yield
+    finally:
+        os.close(handle)
 
 
 def write_atomically(path, write, binary=False):

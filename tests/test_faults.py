@@ -395,6 +395,35 @@ def test_non_finite_run_without_any_checkpoint_says_so(tf, tmp_path, capsys):
     message = one_error_line(capsys.readouterr())
     assert "stopped being finite" in message and "no checkpoint was written" in message
 
+    # Its name is taken by folders with nothing to resume: the advice says so.
+    assert run_main(tmp_path, *flags, *QUIET_FLAGS) == 1
+    message = one_error_line(capsys.readouterr())
+    assert "by a run that has no checkpoint to go on from" in message
+    assert "delete those folders" in message and "--resume" not in message
+
+
+def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(
+    tf, tmp_path, capsys
+):
+    process = gan_process(tmp_path, "--run-name", "busy", "--steps", "100000")
+    for line in process.stdout:
+        if line.startswith("Training from step 0"):
+            break
+    time.sleep(2)  # past its first checkpoint at step 1,000
+    settings = (tmp_path / "tmp" / "busy" / "settings.json").read_text()
+    capsys.readouterr()
+
+    flags = ["--resume", "busy", "--steps", "3000", "--label-smoothing", "0.3"]
+    status = run_main(tmp_path, *flags)
+    message = one_error_line(capsys.readouterr())
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+
+    assert status == 1
+    assert "Run 'busy' is being trained by another process right now" in message
+    assert (tmp_path / "tmp" / "busy" / "settings.json").read_text() == settings
+    assert len(list((tmp_path / "logs" / "busy").glob("events.out.*"))) == 1
+
 
 def gan_process(tmp_path, *flags):
     """gan_mnist.py in a subprocess with its folders under tmp_path."""
