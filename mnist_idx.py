@@ -6,6 +6,7 @@ file names in the same format (Fashion-MNIST, for one) can be read too.
 
 import gzip
 import hashlib
+import io
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -40,6 +41,9 @@ FILES = {
 }
 IMAGE_SIDE = 28
 GZIP_MAGIC = b"\x1f\x8b"
+# No MNIST-format file this program is meant for unpacks to more (EMNIST's largest is
+# about 550 MB); a gzip file that does is refused before it can fill the memory.
+MAX_UNPACKED_BYTES = 2**30
 
 
 class DataError(Exception):
@@ -113,9 +117,16 @@ def _read(data_dir, stem, fix):
             )
         return path, raw
     try:
-        return path, gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacking:
+            content = unpacking.read(MAX_UNPACKED_BYTES + 1)
     except (EOFError, OSError, zlib.error):
         raise DataError(f"{path} is a truncated or corrupt gzip file; {fix}.") from None
+    if len(content) > MAX_UNPACKED_BYTES:
+        raise DataError(
+            f"{path} unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MiB, far more "
+            f"than any MNIST-format file; {fix}."
+        )
+    return path, content
 
 
 def _parse(path, content, magic, fix):

@@ -56,6 +56,14 @@ def test_half_a_gzip_file_is_truncated(tmp_path):
     )
 
 
+def test_gzip_bomb_is_refused_before_it_fills_the_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_idx, "MAX_UNPACKED_BYTES", 2**20)  # 1 MiB, not 1 GiB
+    folder = copy_of_shipped(tmp_path)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(2**21)))
+    message = load_error(folder)
+    assert "train-images-idx3-ubyte.gz unpacks to more than 1 MiB" in message
+
+
 def test_raw_file_cut_short_is_truncated(tmp_path):
     folder = copy_of_shipped(tmp_path)
     packed = folder / "t10k-labels-idx1-ubyte.gz"
