@@ -213,6 +213,8 @@ def parse_settings(argv):
             settings[key] = saved[key]
 
     problem = find_problem(settings)
+    if problem and run_to_open is not None:
+        problem = blame_saved_setting(problem, given, saved, checkpoint_dir)
     if problem:
         parser.exit(2, f"Error: {problem}\n")
     if settings["run_name"] is None:
@@ -223,6 +225,19 @@ def parse_settings(argv):
         except runs.RunError as error:
             parser.exit(2, f"Error: {error}\n")
     return settings
+
+
+def blame_saved_setting(problem, given, saved, checkpoint_dir):
+    """The problem sentence, saying where a bad value came from when the run's saved
+    settings gave it rather than the command line."""
+    flag = problem.split()[0]
+    key = flag[2:].replace("-", "_")
+    if not flag.startswith("--") or key in given or key not in saved:
+        return problem
+    return (
+        f"{checkpoint_dir / runs.SETTINGS_FILE} holds {key}={saved[key]!r}, but "
+        f"{problem.rstrip('.')}; correct it there, or give {flag} again."
+    )
 
 
 def find_problem(settings):
@@ -1316,6 +1331,8 @@ def main(argv=None):
 
 def start(settings):
     """Train, resume or evaluate as the settings ask; returns the exit status."""
+    evaluating = settings["eval_only"] is not None
+    unwritten = "nothing was written" if evaluating else "no checkpoint was written"
     try:
         data = load_data(settings["data_dir"])
         if settings["batch_size"] > len(data.train_images):
@@ -1356,15 +1373,15 @@ def start(settings):
     except KeyboardInterrupt as interrupt:
         number = getattr(interrupt, "number", signal.SIGINT)
         how = "Interrupted" if number == signal.SIGINT else f"Stopped by {number.name}"
-        print(
-            f"{how} before training began; no checkpoint was written.", file=sys.stderr
-        )
+        when = "" if evaluating else " before training began"
+        print(f"{how}{when}; {unwritten}.", file=sys.stderr)
         return 128 + number
     except BrokenPipeError:
         output_closed()
+        when = "the figures were printed" if evaluating else "training began"
         print(
-            "Error: the output was closed before training began (a reader such as "
-            "head ended); no checkpoint was written.",
+            f"Error: the output was closed before {when} (a reader such as head "
+            f"ended); {unwritten}.",
             file=sys.stderr,
         )
         return 1
@@ -1374,8 +1391,7 @@ def start(settings):
         except (OSError, ValueError):
             pass
         print(
-            f"Error: the run could not start: {failure_reason(error)}; no "
-            "checkpoint was written.",
+            f"Error: the run could not start: {failure_reason(error)}; {unwritten}.",
             file=sys.stderr,
         )
         return 1

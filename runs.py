@@ -5,6 +5,7 @@ TensorBoard on logs/ shows runs side by side and no run writes into another's fo
 """
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -178,7 +179,14 @@ def load_settings(checkpoint_dir):
         settings = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, RecursionError):
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            raise RunError(
+                f"Cannot use the folder {checkpoint_dir} ({error.strerror}); choose a "
+                "shorter --checkpoint-dir."
+            ) from None
+        settings = None
+    except (ValueError, RecursionError):
         settings = None
     if not isinstance(settings, dict):
         raise RunError(

@@ -78,6 +78,10 @@ def one_error_line(captured):
         ),
         (["--data-dir", "d" * 300], "does not exist or is not a folder"),
         (
+            ["--resume", "r", "--checkpoint-dir", "c" * 300],
+            "choose a shorter --checkpoint-dir.",
+        ),
+        (
             ["--logdir", "x" * 300],
             "choose shorter or other --logdir and --checkpoint-dir.",
         ),
@@ -353,6 +357,13 @@ def spoil_checkpoint_index(checkpoint_dir):
     (checkpoint_dir / "checkpoint").write_bytes(bytes(range(128, 256)))
 
 
+def spoil_settings_with_a_bad_value(checkpoint_dir):
+    path = checkpoint_dir / "settings.json"
+    path.write_text(
+        path.read_text().replace('"learning_rate": 0.001', '"learning_rate": -1.0')
+    )
+
+
 def spoil_settings_with_deep_nesting(checkpoint_dir):
     (checkpoint_dir / "settings.json").write_text("[" * 100000)
 
@@ -369,6 +380,12 @@ def spoil_settings_with_deep_nesting(checkpoint_dir):
         (spoil_checkpoint_data, 1, "is damaged (its data cannot be read)"),
         (spoil_checkpoint_index, 1, "is unreadable; restore it, or start a new run"),
         (spoil_settings_with_deep_nesting, 2, "is unreadable or not a JSON object"),
+        (
+            spoil_settings_with_a_bad_value,
+            2,
+            "settings.json holds learning_rate=-1.0, but --learning-rate must be a "
+            "positive number",
+        ),
     ],
 )
 def test_damaged_run_files_are_refused_in_one_sentence(
@@ -386,6 +403,24 @@ def test_damaged_run_files_are_refused_in_one_sentence(
     assert result == status
     # capfd also holds what TensorFlow's native code writes: nothing besides.
     assert expected in one_error_line(capfd.readouterr())
+    assert folder_fingerprint(tmp_path) == before
+
+
+def test_evaluating_into_a_closed_output_says_nothing_was_written(
+    tf, finished_run, tmp_path
+):
+    shutil.copytree(finished_run, tmp_path, dirs_exist_ok=True)
+    before = folder_fingerprint(tmp_path)
+    process = gan_process(tmp_path, "--eval-only", "base")
+    process.stdout.close()  # as `| head -0` does
+    process.wait(timeout=120)
+    errors = process.stderr.read()
+
+    assert process.returncode == 1, errors
+    assert errors == (
+        "Error: the output was closed before the figures were printed (a reader "
+        "such as head ended); nothing was written.\n"
+    )
     assert folder_fingerprint(tmp_path) == before
 
 
