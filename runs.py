@@ -232,8 +232,11 @@ def find_checkpoint(checkpoint_dir):
     return checkpoint
 
 
-# Ctrl-C, a plain kill, and the terminal closing: each stops a run the same way.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Ctrl-C, a plain kill, and the terminal closing: each stops a run the same way. A
+# process started to outlive its terminal (nohup) finds SIGHUP ignored and keeps it so.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + (
+    () if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN else (signal.SIGHUP,)
+)
 
 
 class Terminated(KeyboardInterrupt):

@@ -460,13 +460,19 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(
     assert len(list((tmp_path / "logs" / "busy").glob("events.out.*"))) == 1
 
 
-def gan_process(tmp_path, *flags):
-    """gan_mnist.py in a subprocess with its folders under tmp_path."""
+def gan_process(tmp_path, *flags, hangup=signal.SIG_DFL):
+    """gan_mnist.py in a subprocess with its folders under tmp_path; `hangup` is how
+    it finds SIGHUP set (the default, whatever this test process runs under)."""
     command = [sys.executable, str(ROOT / "gan_mnist.py"), *map(str, flags)]
     command += ["--logdir", str(tmp_path / "logs")]
     command += ["--checkpoint-dir", str(tmp_path / "tmp")]
     return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, hangup),
     )
 
 
@@ -511,6 +517,24 @@ def test_a_closing_terminal_stops_training_with_a_checkpoint_and_later_stops_wai
     assert match, output
     checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "hup")
     assert checkpoint.endswith(f"model.ckpt-{match.group(1)}")
+
+
+def test_a_run_started_with_nohup_outlives_its_terminal(tf, tmp_path):
+    process = gan_process(
+        tmp_path, "--run-name", "nohup", "--steps", "100000", hangup=signal.SIG_IGN
+    )
+    for line in process.stdout:
+        if line.startswith("Training from step 0"):
+            break
+    process.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    still_training = process.poll() is None
+    process.send_signal(signal.SIGINT)
+    output, errors = process.communicate(timeout=60)
+
+    assert still_training, errors
+    assert process.returncode == 130, errors
+    assert "Stopped by SIGINT at step" in output
 
 
 def test_repeated_stops_during_start_up_still_end_in_one_line(tf, tmp_path):
