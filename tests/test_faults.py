@@ -444,7 +444,10 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(
     for line in process.stdout:
         if line.startswith("Training from step 0"):
             break
-    time.sleep(2)  # past its first checkpoint at step 1,000
+    deadline = time.monotonic() + 60  # until its first checkpoint, at step 1,000
+    while not runs.latest_checkpoint(tmp_path / "tmp" / "busy"):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
     settings = (tmp_path / "tmp" / "busy" / "settings.json").read_text()
     capsys.readouterr()
 
