@@ -887,8 +887,8 @@ class Run:
             image_export.save_gif(frames, self.grid_dir / "progress.gif")
         except (OSError, ValueError) as error:
             print(
-                f"Warning: no progress.gif, as a grid in {self.grid_dir} cannot be "
-                f"read ({error}); the PNG grids are kept.",
+                f"Warning: no progress.gif in {self.grid_dir}, as the grids cannot be "
+                f"read or the GIF written ({error}); the PNG grids are kept.",
                 file=sys.stderr,
             )
             return []
@@ -1000,6 +1000,7 @@ def failure_reason(error):
 def write_failed_while_training(run, settings, error):
     """Keep what is whole when something cannot be written mid-run (a full disk, a
     terminal gone): a checkpoint if one can still be saved, one sentence."""
+    reason = failure_reason(error)
     try:
         output_closed()  # the output may be what failed; only stderr is used now
     except (OSError, ValueError):
@@ -1012,15 +1013,18 @@ def write_failed_while_training(run, settings, error):
     except (OSError, tf.errors.OpError):
         pass  # the disk is still full: the last whole checkpoint stands
     latest = runs.latest_checkpoint(run.checkpoint_dir)
-    kept = (
-        f"its last whole checkpoint is {Path(latest).name}"
-        if latest
-        else "no checkpoint was written"
-    )
+    if latest:
+        after = (
+            f"its last whole checkpoint is {Path(latest).name}; make room or fix that, "
+            f"then resume with: {resume_command(settings)}"
+        )
+    else:
+        after = (
+            "no checkpoint was written; make room or fix that, then start the run "
+            f"again after deleting {run.log_dir} and {run.checkpoint_dir}."
+        )
     message = (
-        f"Error: the run stopped at step {step}, as writing failed: "
-        f"{failure_reason(error)}; {kept}; make room or fix that, then resume with: "
-        f"{resume_command(settings)}"
+        f"Error: the run stopped at step {step}, as writing failed: {reason}; {after}"
     )
     try:
         print(message, file=sys.stderr, flush=True)
@@ -1386,12 +1390,13 @@ def start(settings):
         )
         return 1
     except OSError as error:  # a full disk, or an output that cannot be written
+        reason = failure_reason(error)
         try:
             output_closed()
         except (OSError, ValueError):
             pass
         print(
-            f"Error: the run could not start: {failure_reason(error)}; {unwritten}.",
+            f"Error: the run could not start: {reason}; {unwritten}.",
             file=sys.stderr,
         )
         return 1

@@ -106,9 +106,15 @@ def _read(data_dir, stem, fix):
         )
 
     try:
-        raw = path.read_bytes()
+        too_large = path.stat().st_size > MAX_UNPACKED_BYTES
+        raw = None if too_large else path.read_bytes()
     except OSError as error:
         raise DataError(f"{path} cannot be read ({error.strerror}); {fix}.") from None
+    if too_large:
+        raise DataError(
+            f"{path} is larger than {MAX_UNPACKED_BYTES // 2**20} MiB, far more than "
+            f"any MNIST-format file; {fix}."
+        )
     if raw[:2] != GZIP_MAGIC:
         if path.suffix == ".gz":
             raise DataError(

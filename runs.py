@@ -160,6 +160,11 @@ def write_atomically(path, write, binary=False):
             write(file)
         os.chmod(temporary, 0o644)  # an ordinary data file, not mkstemp's private one
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        if error.filename is None and error.errno is not None:  # a failed write()
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

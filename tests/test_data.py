@@ -64,6 +64,16 @@ def test_gzip_bomb_is_refused_before_it_fills_the_memory(tmp_path, monkeypatch):
     assert "train-images-idx3-ubyte.gz unpacks to more than 1 MiB" in message
 
 
+def test_a_file_too_large_for_mnist_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_idx, "MAX_UNPACKED_BYTES", 2**20)
+    folder = copy_of_shipped(tmp_path)
+    (folder / "train-images-idx3-ubyte.gz").unlink()
+    with open(folder / "train-images-idx3-ubyte", "wb") as raw:
+        raw.truncate(2**21)  # sparse: 2 MiB that take no room
+    message = load_error(folder)
+    assert "train-images-idx3-ubyte is larger than 1 MiB" in message
+
+
 def test_raw_file_cut_short_is_truncated(tmp_path):
     folder = copy_of_shipped(tmp_path)
     packed = folder / "t10k-labels-idx1-ubyte.gz"

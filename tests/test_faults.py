@@ -706,6 +706,39 @@ gan_mnist.Run.save_checkpoint = save_until_full
     assert checkpoint.endswith("model.ckpt-100")
 
 
+def test_a_full_disk_before_any_checkpoint_gives_advice_that_works(tf, tmp_path):
+    disk_full = """
+import errno, gan_mnist
+def full(self, step):
+    raise OSError(errno.ENOSPC, "No space left on device", "tmp/full")
+gan_mnist.Run.save_checkpoint = full
+"""
+    process = gan_script(
+        tmp_path,
+        disk_full,
+        *("--run-name", "full", "--steps", "300", "--checkpoint-every", "100"),
+        *QUIET_FLAGS,
+    )
+
+    assert process.returncode == 1, process.stderr
+    assert "no checkpoint was written; make room or fix that, then start" in (
+        process.stderr
+    )
+    assert f"after deleting {tmp_path / 'logs' / 'full'} and " in process.stderr
+    assert "--resume" not in process.stderr
+
+
+def test_a_failed_atomic_write_names_its_file_and_leaves_no_temporary(tmp_path):
+    def disk_full(file):
+        file.write(b"half")
+        raise OSError(28, "No space left on device")  # as a write() reports it
+
+    with pytest.raises(OSError) as caught:
+        runs.write_atomically(tmp_path / "step_000100.png", disk_full, binary=True)
+    assert caught.value.filename == str(tmp_path / "step_000100.png")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_output_that_fails_mid_run_still_leaves_a_checkpoint(tf, tmp_path):
     terminal_gone = """
 import errno, gan_mnist
