@@ -850,9 +850,15 @@ class Run:
                 write_meta_graph=False,
             )
 
-    def has_checkpoint_at(self, step):
+    def keep_step(self):
+        """Checkpoint the step reached unless it is saved already or its weights are
+        not finite; returns the step and whether they are finite."""
+        step = int(self.session.run(self.graph["global_step"]))
+        finite = self.session.run(self.graph["weights_finite"])
         latest = runs.latest_checkpoint(self.checkpoint_dir)
-        return latest is not None and latest.endswith(f"-{step}")
+        if finite and not (latest and latest.endswith(f"-{step}")):
+            self.save_checkpoint(step)
+        return step, finite
 
     def write_losses(self, step, real_images):
         """The loss summaries of `step`, before its update; returns the D loss."""
@@ -998,20 +1004,17 @@ def failure_reason(error):
 
 
 def write_failed_while_training(run, settings, error):
-    """Keep what is whole when something cannot be written mid-run (a full disk, a
-    terminal gone): a checkpoint if one can still be saved, one sentence."""
+    """Keep what is whole when the run fails mid-way, mostly at a write (a full disk,
+    a terminal gone): a checkpoint if one can still be saved, one sentence."""
     reason = failure_reason(error)
     try:
         output_closed()  # the output may be what failed; only stderr is used now
     except (OSError, ValueError):
         pass
-    step = int(run.session.run(run.graph["global_step"]))
     try:
-        finite = run.session.run(run.graph["weights_finite"])
-        if finite and not run.has_checkpoint_at(step):
-            run.save_checkpoint(step)
-    except (OSError, tf.errors.OpError):
-        pass  # the disk is still full: the last whole checkpoint stands
+        step, _ = run.keep_step()
+    except (OSError, tf.errors.OpError):  # the disk is still full
+        step = int(run.session.run(run.graph["global_step"]))
     latest = runs.latest_checkpoint(run.checkpoint_dir)
     if latest:
         after = (
@@ -1023,9 +1026,7 @@ def write_failed_while_training(run, settings, error):
             "no checkpoint was written; make room or fix that, then start the run "
             f"again after deleting {run.log_dir} and {run.checkpoint_dir}."
         )
-    message = (
-        f"Error: the run stopped at step {step}, as writing failed: {reason}; {after}"
-    )
+    message = f"Error: the run stopped at step {step}: {reason}; {after}"
     try:
         print(message, file=sys.stderr, flush=True)
     except OSError:
@@ -1036,10 +1037,7 @@ def write_failed_while_training(run, settings, error):
 def output_closed_while_training(run, settings, images):
     """Keep the run when its output pipe closes (`| head`): checkpoint, one sentence."""
     output_closed()
-    step = int(run.session.run(run.graph["global_step"]))
-    finite = run.session.run(run.graph["weights_finite"])
-    if finite and not run.has_checkpoint_at(step):
-        run.save_checkpoint(step)
+    step, finite = run.keep_step()
     if finite and step >= settings["steps"]:
         if not run.finished:
             final_outputs(run, settings, images, step)

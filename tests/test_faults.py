@@ -696,7 +696,7 @@ gan_mnist.Run.save_checkpoint = save_until_full
 
     assert process.returncode == 1, process.stderr
     assert process.stderr.startswith(
-        "Error: the run stopped at step 200, as "
+        "Error: the run stopped at step 200: "
     ), process.stderr
     assert "No space left on device (tmp/full)" in process.stderr
     assert "its last whole checkpoint is model.ckpt-100;" in process.stderr
@@ -760,9 +760,7 @@ gan_mnist.Progress.update = update
     )
 
     assert process.returncode == 1, process.stderr
-    assert "stopped at step 200, as writing failed: Input/output error;" in (
-        process.stderr
-    )
+    assert "stopped at step 200: Input/output error;" in (process.stderr)
     assert "its last whole checkpoint is model.ckpt-200;" in process.stderr
     checkpoint = runs.latest_checkpoint(tmp_path / "tmp" / "gone")
     assert checkpoint.endswith("model.ckpt-200")
