@@ -291,15 +291,14 @@ class StopSignals:
 
     def __init__(self):
         self.received = None
-        self._previous = {}
 
     def __enter__(self):
         for number in STOP_SIGNALS:
-            self._previous[number] = signal.signal(number, self._record)
+            signal.signal(number, self._record)
         return self
 
     def __exit__(self, *exc):
-        for number in self._previous:
+        for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_IGN)
 
     def _record(self, number, frame):
