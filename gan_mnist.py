@@ -241,7 +241,8 @@ def blame_saved_setting(problem, given, saved, checkpoint_dir):
 
 
 def find_problem(settings):
-    """One sentence about the first nonsensical setting, or None."""
+    """One sentence about the first nonsensical setting, or None. Each sentence
+    starts with the flag at fault, which blame_saved_setting relies on."""
     for key, lowest in LOWEST_VALUES.items():
         flag = "--" + key.replace("_", "-")
         if settings[key] < lowest:
@@ -274,8 +275,8 @@ def find_problem(settings):
         )
     if not os.path.isdir(settings["data_dir"]):  # False for a name too long, too
         return (
-            f"The data folder {settings['data_dir']} does not exist or is not a "
-            "folder; pass --data-dir with a folder holding the four MNIST IDX files."
+            f"--data-dir {settings['data_dir']} does not exist or is not a folder; "
+            "give a folder holding the four MNIST IDX files."
         )
     if settings["run_name"] is not None:
         return runs.check_run_name(settings["run_name"])

@@ -1,6 +1,7 @@
 """Faults a user can cause: each ends in one sentence, and nothing written is lost."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -54,7 +55,7 @@ def one_error_line(captured):
         (["--seed", str(2**70)], "--seed must lie in 0..2147483647"),
         (
             ["--data-dir", "/no/such/folder"],
-            "The data folder /no/such/folder does not exist",
+            "--data-dir /no/such/folder does not exist or is not a folder;",
         ),
         (
             ["--run-name", "../escape"],
@@ -364,6 +365,13 @@ def spoil_settings_with_a_bad_value(checkpoint_dir):
     )
 
 
+def spoil_settings_with_a_missing_data_dir(checkpoint_dir):
+    path = checkpoint_dir / "settings.json"
+    settings = json.loads(path.read_text())
+    settings["data_dir"] = "/no/such/folder"
+    path.write_text(json.dumps(settings))
+
+
 def spoil_settings_with_deep_nesting(checkpoint_dir):
     (checkpoint_dir / "settings.json").write_text("[" * 100000)
 
@@ -385,6 +393,12 @@ def spoil_settings_with_deep_nesting(checkpoint_dir):
             2,
             "settings.json holds learning_rate=-1.0, but --learning-rate must be a "
             "positive number",
+        ),
+        (
+            spoil_settings_with_a_missing_data_dir,
+            2,
+            "settings.json holds data_dir='/no/such/folder', but --data-dir "
+            "/no/such/folder does not exist",
         ),
     ],
 )
